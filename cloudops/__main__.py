@@ -1,0 +1,3 @@
+from cloudops.cli import main
+
+main()

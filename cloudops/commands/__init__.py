@@ -1,0 +1,1 @@
+"""One module per `cloudops` subcommand; each exposes `command` (see cloudops/cli.py)."""

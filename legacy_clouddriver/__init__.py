@@ -1,0 +1,8 @@
+"""A Clouddriver-compatible service: the legacy path, failure modes included.
+
+`POST /{provider}/ops` validates and answers with a task id at once, runs the operations on a background
+executor, and `GET /task/{id}` reports Clouddriver's task JSON. Task state lives in memory (lost on restart) or in
+Redis (Clouddriver's key layout and TTLs). A process that dies mid-task leaves a zombie, exactly as Clouddriver does.
+
+May import: `cloud`. Never `router` or `flags`: this package deploys alone and is deleted when the migration ends.
+"""

@@ -1,0 +1,41 @@
+"""The router package's exception tree, split by what the caller can do.
+
+    RouterError                 base; carries `operation_id` where one is known
+    ├── RunnerUnavailable       a path could not take the operation; `may_have_started` says whether it might
+    │                           have (only when it certainly did not may another path run it)
+    ├── UnknownHandle           `poll` got a handle no path knows
+    └── ConfigurationError      the router's configuration is wrong; the message says which setting and why
+
+Expected outcomes (business and infrastructure failures of an operation) are never raised: they are
+`OperationResult` values.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigurationError", "RouterError", "RunnerUnavailable", "UnknownHandle"]
+
+
+class RouterError(Exception):
+    """Base of every exception the router raises."""
+
+    def __init__(self, message: str, *, operation_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation_id = operation_id
+
+
+class RunnerUnavailable(RouterError):
+    """A path could not accept the operation (service unreachable, Temporal down)."""
+
+    def __init__(self, message: str, *, path: str, may_have_started: bool, operation_id: str | None = None) -> None:
+        super().__init__(message, operation_id=operation_id)
+        self.path = path
+        self.may_have_started = may_have_started
+
+
+class UnknownHandle(RouterError):
+    """A handle that names no known task or workflow."""
+
+
+class ConfigurationError(RouterError):
+    """The router's configuration is invalid."""

