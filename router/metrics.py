@@ -1,0 +1,82 @@
+"""Prometheus metrics of the router: operations per path and outcome, decisions, fallbacks, comparisons.
+
+Each RoutingRunner owns a `RouterMetrics` on a registry of its choosing (a fresh one by default, so two routers
+in one process, or two tests, never share counters); `cloudops` serves the registry it is given.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+__all__ = ["RouterMetrics"]
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+
+class RouterMetrics:
+    """The router's counters and histograms. Label values are bounded: paths, operation names, enums."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.operations = Counter(
+            "cloudops_router_operations_total",
+            "Operations finished, by authoritative path, operation and status.",
+            ["path", "operation", "status", "error_kind"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "cloudops_router_operation_duration_seconds",
+            "End-to-end duration of operations as the caller saw them.",
+            ["path", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decisions = Counter(
+            "cloudops_router_decisions_total",
+            "Routing decisions, by stage, chosen path and why (matched, default, kill_switch, owned).",
+            ["stage", "path", "basis"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "cloudops_router_fallbacks_total",
+            "Operations moved from the durable path to legacy because the workflow was certainly not started.",
+            ["operation"],
+            registry=r,
+        )
+        self.comparisons = Counter(
+            "cloudops_router_comparisons_total",
+            "Shadow comparisons, by operation and outcome.",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.shadows_skipped = Counter(
+            "cloudops_router_shadows_skipped_total",
+            "Shadow runs not started, by reason (concurrency cap, circuit open).",
+            ["reason"],
+            registry=r,
+        )
+        self.shadow_duration = Histogram(
+            "cloudops_router_shadow_duration_seconds",
+            "Duration of candidate dry runs.",
+            ["path", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.records_dropped = Counter(
+            "cloudops_router_records_dropped_total",
+            "Outcome and comparison records dropped because the record store was down or the buffer full.",
+            ["kind"],
+            registry=r,
+        )
+        self.internal_errors = Counter(
+            "cloudops_router_internal_errors_total",
+            "Errors swallowed inside the router (shadow, compare, publish), by where they happened.",
+            ["where"],
+            registry=r,
+        )
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """Read one sample (for tests and reports); 0.0 when it was never set."""
+        found = self.registry.get_sample_value(name, labels or {})
+        return 0.0 if found is None else float(found)
