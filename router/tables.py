@@ -1,0 +1,73 @@
+"""The router's SQL tables (SQLAlchemy Core). Their schema is owned by Alembic: see migrations/versions/.
+
+- `operation_owners`: which path an operation started on; the row that keeps rule 2 across router restarts.
+- `operation_outcomes`: one row per finished operation, for reports, the console and rollout gates.
+- `shadow_comparisons`: one row per shadow comparison, with both observations and the field diffs.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["metadata", "operation_outcomes", "operation_owners", "shadow_comparisons"]
+
+metadata = sa.MetaData()
+
+_DIMENSIONS = ("operation", "stage_type", "account", "application", "provider")
+
+
+def _dimension_columns() -> list[sa.Column[str]]:
+    return [sa.Column(name, sa.String(200), nullable=False, server_default="") for name in _DIMENSIONS]
+
+
+operation_owners = sa.Table(
+    "operation_owners",
+    metadata,
+    sa.Column("operation_id", sa.String(255), primary_key=True),
+    sa.Column("path", sa.String(16), nullable=False),
+    sa.Column("handle", sa.String(400), nullable=True),
+    sa.Column("reason", sa.String(400), nullable=False, server_default=""),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+operation_outcomes = sa.Table(
+    "operation_outcomes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operation_id", sa.String(255), nullable=False, index=True),
+    *_dimension_columns(),
+    sa.Column("path", sa.String(16), nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_kind", sa.String(32), nullable=True),
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("decision", sa.JSON, nullable=False),
+    sa.Column("task_id", sa.String(255), nullable=True),
+    sa.Column("workflow_id", sa.String(300), nullable=True),
+    sa.Column("fallback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("duration_s", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+shadow_comparisons = sa.Table(
+    "shadow_comparisons",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operation_id", sa.String(255), nullable=False, index=True),
+    *_dimension_columns(),
+    sa.Column("control_path", sa.String(16), nullable=False),
+    sa.Column("candidate_path", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("diffs", sa.JSON, nullable=False),
+    sa.Column("control", sa.JSON, nullable=False),
+    sa.Column("candidate", sa.JSON, nullable=False),
+    sa.Column("control_duration_s", sa.Float, nullable=False),
+    sa.Column("candidate_duration_s", sa.Float, nullable=False),
+    sa.Column("compared_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+sa.Index(
+    "ix_outcomes_scope", operation_outcomes.c.operation, operation_outcomes.c.provider, operation_outcomes.c.account
+)
+sa.Index("ix_comparisons_scope", shadow_comparisons.c.operation, shadow_comparisons.c.outcome)

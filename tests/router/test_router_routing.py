@@ -1,0 +1,212 @@
+"""RoutingRunner's logic over scripted paths: stages, ownership, fallback, shadows, records.
+
+The paths here are `router.testing.ScriptedRunner` fakes: this file tests the router's own decisions, which do
+not depend on how a real path behaves. The real services are exercised in test_router_e2e.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from router.compare import ComparisonOutcome
+from router.contract import ErrorKind, OperationRequest, OperationState, Path, ResultStatus
+from router.errors import RunnerUnavailable
+from router.metrics import RouterMetrics
+from router.ownership import InMemoryOwnership
+from router.records import OutcomeRecord
+from router.routing import DECISION_CONTEXT_KEY, FallbackPolicy, RoutingRunner
+from router.shadow import ShadowExecutor, ShadowRecord, ShadowSettings
+from router.testing import ScriptedRunner, succeed_with_plan
+
+PLAN = {"operation": "resizeServerGroup", "mutations": [], "compensateOnFailure": False, "facts": {}}
+
+
+@dataclass(frozen=True)
+class Decision:
+    value: object
+    percent: float | None = None
+    bucket: float | None = None
+    in_rollout: bool = False
+    property_id: str | None = "prop-1"
+    property_version: int | None = 3
+    reason: str = "matched application=myapp"
+    default_used: bool = False
+    kill_switch: bool = False
+
+
+class StageFlags:
+    """A FlagSource that answers one stage for every request (the flags package has its own tests)."""
+
+    def __init__(self, stage: str = "legacy") -> None:
+        self.stage = stage
+        self.in_rollout = False
+        self.kill = False
+
+    def decide(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str] = {}) -> Decision:
+        if key == "cloudops.migration.stage":
+            return Decision(self.stage, percent=10, bucket=5.0, in_rollout=self.in_rollout, kill_switch=self.kill)
+        return Decision(None, default_used=True, reason="no property")
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.outcomes: list[OutcomeRecord] = []
+        self.comparisons: list[ShadowRecord] = []
+
+    def record_outcome(self, record: OutcomeRecord) -> None:
+        self.outcomes.append(record)
+
+    def record_comparison(self, record: ShadowRecord) -> None:
+        self.comparisons.append(record)
+
+
+@dataclass
+class Harness:
+    router: RoutingRunner
+    legacy: ScriptedRunner
+    durable: ScriptedRunner
+    flags: StageFlags
+    sink: ListSink
+    shadows: ShadowExecutor
+
+
+def _build(fallback: FallbackPolicy = FallbackPolicy.LEGACY) -> Harness:
+    legacy = ScriptedRunner(Path.LEGACY, succeed_with_plan(PLAN))
+    durable = ScriptedRunner(Path.DURABLE, succeed_with_plan(PLAN))
+    flags, sink, metrics = StageFlags(), ListSink(), RouterMetrics()
+    shadows = ShadowExecutor(ShadowSettings(timeout_s=5), publish=sink.record_comparison, metrics=metrics)
+    router = RoutingRunner(
+        legacy=legacy,
+        durable=durable,
+        flags=flags,
+        owners=InMemoryOwnership(),
+        records=sink,
+        shadows=shadows,
+        metrics=metrics,
+        fallback=fallback,
+    )
+    return Harness(router, legacy, durable, flags, sink, shadows)
+
+
+@pytest.fixture
+def h() -> Iterator[Harness]:
+    harness = _build()
+    yield harness
+    harness.shadows.close()
+
+
+def _request(op_id: str = "op-1") -> OperationRequest:
+    return OperationRequest(op_id, "resizeServerGroup", "resizeServerGroup", "prod", "myapp", "aws", {"x": 1})
+
+
+def test_legacy_stage_runs_legacy_only(h: Harness) -> None:
+    result = h.router.run(_request())
+    assert result.path is Path.LEGACY and result.succeeded
+    assert (len(h.legacy.executed), len(h.durable.executed), len(h.durable.dry_runs)) == (1, 0, 0)
+    assert result.decision is not None and result.decision.property_id == "prop-1"
+
+
+def test_shadow_stage_executes_legacy_and_plans_durable_and_records_a_match(h: Harness) -> None:
+    h.flags.stage = "shadow"
+    result = h.router.run(_request())
+    assert h.shadows.drain(5)
+    assert result.path is Path.LEGACY
+    assert (len(h.legacy.executed), len(h.durable.executed), len(h.durable.dry_runs)) == (1, 0, 1)
+    (comparison,) = h.sink.comparisons
+    assert comparison.comparison.outcome is ComparisonOutcome.MATCH
+
+
+def test_canary_inside_the_rollout_executes_durable_and_shadows_legacy(h: Harness) -> None:
+    h.flags.stage, h.flags.in_rollout = "canary", True
+    result = h.router.run(_request())
+    assert h.shadows.drain(5)
+    assert result.path is Path.DURABLE
+    assert (len(h.durable.executed), len(h.legacy.executed), len(h.legacy.dry_runs)) == (1, 0, 1)
+
+
+def test_the_decision_travels_in_the_context_and_the_result(h: Harness) -> None:
+    h.flags.stage = "complete"
+    result = h.router.run(_request())
+    sent = h.durable.executed[0].context
+    assert sent["x"] == 1
+    assert sent[DECISION_CONTEXT_KEY]["stage"] == "complete"
+    assert sent[DECISION_CONTEXT_KEY]["propertyId"] == "prop-1"
+    assert result.decision is not None and result.decision.stage == "complete"
+
+
+def test_a_flag_flipped_between_attempts_never_moves_a_started_operation(h: Harness) -> None:
+    first = h.router.run(_request("op-flip"))
+    h.flags.stage = "complete"
+    second = h.router.run(_request("op-flip"))
+    assert first.path is second.path is Path.LEGACY
+    assert len(h.durable.executed) == 0 and len(h.legacy.executed) == 1
+    assert second.decision is not None and "owned by the legacy path" in second.decision.reason
+
+
+def test_durable_certainly_not_started_falls_back_to_legacy_and_is_counted(h: Harness) -> None:
+    h.flags.stage = "complete"
+    h.durable.unavailable = RunnerUnavailable("connection refused", path="durable", may_have_started=False)
+    result = h.router.run(_request())
+    assert result.path is Path.LEGACY and result.succeeded
+    assert h.router.metrics.value("cloudops_router_fallbacks_total", {"operation": "resizeServerGroup"}) == 1
+    assert h.sink.outcomes[0].fallback is True
+    # once fallen back, the operation belongs to legacy: durable is never tried for it again
+    h.durable.unavailable = None
+    assert h.router.run(_request()).path is Path.LEGACY
+    assert h.durable.executed == []
+
+
+def test_durable_that_may_have_started_never_falls_back(h: Harness) -> None:
+    h.flags.stage = "complete"
+    h.durable.unavailable = RunnerUnavailable("deadline exceeded", path="durable", may_have_started=True)
+    result = h.router.run(_request())
+    assert result.status is ResultStatus.FAILED and result.path is Path.DURABLE
+    assert result.errors[0].kind is ErrorKind.INFRASTRUCTURE
+    assert h.legacy.executed == []
+
+
+def test_fallback_can_be_turned_off() -> None:
+    h = _build(FallbackPolicy.FAIL)
+    try:
+        h.flags.stage = "complete"
+        h.durable.unavailable = RunnerUnavailable("refused", path="durable", may_have_started=False)
+        result = h.router.run(_request())
+        assert result.status is ResultStatus.FAILED and h.legacy.executed == []
+    finally:
+        h.shadows.close()
+
+
+def test_the_kill_switch_forces_legacy_without_shadows(h: Harness) -> None:
+    h.flags.stage, h.flags.kill = "durable", True
+    result = h.router.run(_request())
+    assert result.path is Path.LEGACY and h.durable.dry_runs == [] and h.durable.executed == []
+
+
+def test_start_and_poll_finish_the_shadow_and_the_record(h: Harness) -> None:
+    h.flags.stage = "shadow"
+    handle = h.router.start(_request("op-poll"))
+    assert handle == "legacy:op-poll"
+    status = h.router.poll(handle)
+    assert status.state is OperationState.SUCCEEDED
+    assert status.result is not None and status.result.decision is not None
+    assert h.shadows.drain(5)
+    assert len(h.sink.outcomes) == 1 and len(h.sink.comparisons) == 1
+
+
+async def test_run_async_routes_like_run(h: Harness) -> None:
+    h.flags.stage = "durable"
+    result = await h.router.run_async(_request("op-async"))
+    assert h.shadows.drain(5)
+    assert result.path is Path.DURABLE and len(h.legacy.dry_runs) == 1
+
+
+def test_a_failing_record_sink_never_reaches_the_caller(h: Harness) -> None:
+    def explode(record: OutcomeRecord) -> None:
+        raise RuntimeError("db down")
+
+    h.sink.record_outcome = explode  # type: ignore[method-assign]
+    assert h.router.run(_request()).succeeded
+    assert h.router.metrics.value("cloudops_router_internal_errors_total", {"where": "record_outcome"}) == 1
