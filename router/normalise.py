@@ -74,13 +74,15 @@ def sequence_consistent(plan_json: Mapping[str, Any]) -> list[str]:
 
     plan = Plan.from_json(plan_json)
     existing = plan.facts.get("existingServerGroups", {})
+    latest = plan.facts.get("latestServerGroups", {})
     problems = []
     for mutation in plan.mutations:
         if mutation.kind != "createServerGroup":
             continue
         seen = existing.get(mutation.region, []) if isinstance(existing, Mapping) else []
+        newest = latest.get(mutation.region) if isinstance(latest, Mapping) else None
         chosen = parse_server_group_name(mutation.target).sequence
-        expected = next_sequence(seen)
+        expected = next_sequence(seen, latest=newest)
         if chosen != expected:
             problems.append(f"{mutation.region}:{mutation.target} has sequence {chosen}, expected {expected}")
     return problems
