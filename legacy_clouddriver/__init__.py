@@ -4,5 +4,12 @@
 executor, and `GET /task/{id}` reports Clouddriver's task JSON. Task state lives in memory (lost on restart) or in
 Redis (Clouddriver's key layout and TTLs). A process that dies mid-task leaves a zombie, exactly as Clouddriver does.
 
+Public: `create_app(config=None)` (legacy_clouddriver.app); the task model (legacy_clouddriver.task); the
+repositories (legacy_clouddriver.repository, legacy_clouddriver.redis_repository).
+
 May import: `cloud`. Never `router` or `flags`: this package deploys alone and is deleted when the migration ends.
 """
+
+from legacy_clouddriver.app import create_app
+
+__all__ = ["create_app"]

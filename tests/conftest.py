@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from infra import Process, start_postgres, start_redis  # noqa: E402
+from infra import Process, start_postgres, start_redis
 
 
 @pytest.fixture(scope="session")
