@@ -20,7 +20,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -161,6 +161,13 @@ class LegacyRunner:
             if status.result is not None:
                 return status.result
             await self._async_sleep(self._delay(handle))
+
+    async def dry_run_async(self, request: OperationRequest) -> OperationResult:
+        """Plan without executing: the service resolves, validates and returns its plan, mutating nothing.
+
+        A dry run has its own clientRequestId, so the real run of the same operation is never deduplicated into it.
+        """
+        return await self.run_async(replace(request, context={**request.context, "dryRun": True}))
 
     def start(self, request: OperationRequest) -> str:
         """Submit; return `legacy:<task id>`. Raises RunnerUnavailable when no attempt got an answer."""
