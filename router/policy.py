@@ -18,22 +18,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
+from flags import MigrationStage as Stage
 from router.contract import Path, RouteDecision
 
-__all__ = ["DecisionView", "Route", "Stage", "route", "sample_bucket"]
-
-
-class Stage(StrEnum):
-    """Migration stages, as the flag `cloudops.migration.stage` names them."""
-
-    LEGACY = "legacy"
-    SHADOW = "shadow"
-    CANARY = "canary"
-    DURABLE = "durable"
-    COMPLETE = "complete"
+__all__ = ["DecisionView", "Route", "route", "sample_bucket"]
 
 
 class DecisionView(Protocol):

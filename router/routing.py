@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from flags import SHADOW_SAMPLE_KEY, STAGE_KEY
 from router.compare import Observation
 from router.contract import (
     ErrorKind,
@@ -48,14 +49,10 @@ __all__ = [
     "PathRunner",
     "RecordSink",
     "RoutingRunner",
-    "SHADOW_SAMPLE_KEY",
-    "STAGE_KEY",
 ]
 
 log = logging.getLogger(__name__)
 
-STAGE_KEY = "cloudops.migration.stage"
-SHADOW_SAMPLE_KEY = "cloudops.shadow.sample_percent"
 DECISION_CONTEXT_KEY = "cloudops.decision"
 """The key under which the decision travels in the operation's context (legacy task) and input (workflow memo)."""
 

@@ -6,11 +6,12 @@ not depend on how a real path behaves. The real services are exercised in test_r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from flags import FlagTestData
 from router.compare import ComparisonOutcome
 from router.contract import ErrorKind, OperationRequest, OperationState, Path, ResultStatus
 from router.errors import RunnerUnavailable
@@ -22,33 +23,6 @@ from router.shadow import ShadowExecutor, ShadowRecord, ShadowSettings
 from router.testing import ScriptedRunner, succeed_with_plan
 
 PLAN = {"operation": "resizeServerGroup", "mutations": [], "compensateOnFailure": False, "facts": {}}
-
-
-@dataclass(frozen=True)
-class Decision:
-    value: object
-    percent: float | None = None
-    bucket: float | None = None
-    in_rollout: bool = False
-    property_id: str | None = "prop-1"
-    property_version: int | None = 3
-    reason: str = "matched application=myapp"
-    default_used: bool = False
-    kill_switch: bool = False
-
-
-class StageFlags:
-    """A FlagSource that answers one stage for every request (the flags package has its own tests)."""
-
-    def __init__(self, stage: str = "legacy") -> None:
-        self.stage = stage
-        self.in_rollout = False
-        self.kill = False
-
-    def decide(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str] = {}) -> Decision:
-        if key == "cloudops.migration.stage":
-            return Decision(self.stage, percent=10, bucket=5.0, in_rollout=self.in_rollout, kill_switch=self.kill)
-        return Decision(None, default_used=True, reason="no property")
 
 
 class ListSink:
@@ -68,7 +42,7 @@ class Harness:
     router: RoutingRunner
     legacy: ScriptedRunner
     durable: ScriptedRunner
-    flags: StageFlags
+    flags: FlagTestData
     sink: ListSink
     shadows: ShadowExecutor
 
@@ -76,12 +50,12 @@ class Harness:
 def _build(fallback: FallbackPolicy = FallbackPolicy.LEGACY) -> Harness:
     legacy = ScriptedRunner(Path.LEGACY, succeed_with_plan(PLAN))
     durable = ScriptedRunner(Path.DURABLE, succeed_with_plan(PLAN))
-    flags, sink, metrics = StageFlags(), ListSink(), RouterMetrics()
+    flags, sink, metrics = FlagTestData(), ListSink(), RouterMetrics()
     shadows = ShadowExecutor(ShadowSettings(timeout_s=5), publish=sink.record_comparison, metrics=metrics)
     router = RoutingRunner(
         legacy=legacy,
         durable=durable,
-        flags=flags,
+        flags=flags.client(),
         owners=InMemoryOwnership(),
         records=sink,
         shadows=shadows,
@@ -106,11 +80,11 @@ def test_legacy_stage_runs_legacy_only(h: Harness) -> None:
     result = h.router.run(_request())
     assert result.path is Path.LEGACY and result.succeeded
     assert (len(h.legacy.executed), len(h.durable.executed), len(h.durable.dry_runs)) == (1, 0, 0)
-    assert result.decision is not None and result.decision.property_id == "prop-1"
+    assert result.decision is not None and result.decision.property_id is None  # no property: the default
 
 
 def test_shadow_stage_executes_legacy_and_plans_durable_and_records_a_match(h: Harness) -> None:
-    h.flags.stage = "shadow"
+    h.flags.stage("shadow")
     result = h.router.run(_request())
     assert h.shadows.drain(5)
     assert result.path is Path.LEGACY
@@ -120,7 +94,7 @@ def test_shadow_stage_executes_legacy_and_plans_durable_and_records_a_match(h: H
 
 
 def test_canary_inside_the_rollout_executes_durable_and_shadows_legacy(h: Harness) -> None:
-    h.flags.stage, h.flags.in_rollout = "canary", True
+    h.flags.stage("canary", percent=100)
     result = h.router.run(_request())
     assert h.shadows.drain(5)
     assert result.path is Path.DURABLE
@@ -128,18 +102,19 @@ def test_canary_inside_the_rollout_executes_durable_and_shadows_legacy(h: Harnes
 
 
 def test_the_decision_travels_in_the_context_and_the_result(h: Harness) -> None:
-    h.flags.stage = "complete"
+    h.flags.stage("complete")
     result = h.router.run(_request())
     sent = h.durable.executed[0].context
     assert sent["x"] == 1
     assert sent[DECISION_CONTEXT_KEY]["stage"] == "complete"
-    assert sent[DECISION_CONTEXT_KEY]["propertyId"] == "prop-1"
     assert result.decision is not None and result.decision.stage == "complete"
+    assert result.decision.property_id is not None
+    assert sent[DECISION_CONTEXT_KEY]["propertyId"] == result.decision.property_id
 
 
 def test_a_flag_flipped_between_attempts_never_moves_a_started_operation(h: Harness) -> None:
     first = h.router.run(_request("op-flip"))
-    h.flags.stage = "complete"
+    h.flags.stage("complete")
     second = h.router.run(_request("op-flip"))
     assert first.path is second.path is Path.LEGACY
     assert len(h.durable.executed) == 0 and len(h.legacy.executed) == 1
@@ -147,7 +122,7 @@ def test_a_flag_flipped_between_attempts_never_moves_a_started_operation(h: Harn
 
 
 def test_durable_certainly_not_started_falls_back_to_legacy_and_is_counted(h: Harness) -> None:
-    h.flags.stage = "complete"
+    h.flags.stage("complete")
     h.durable.unavailable = RunnerUnavailable("connection refused", path="durable", may_have_started=False)
     result = h.router.run(_request())
     assert result.path is Path.LEGACY and result.succeeded
@@ -160,7 +135,7 @@ def test_durable_certainly_not_started_falls_back_to_legacy_and_is_counted(h: Ha
 
 
 def test_durable_that_may_have_started_never_falls_back(h: Harness) -> None:
-    h.flags.stage = "complete"
+    h.flags.stage("complete")
     h.durable.unavailable = RunnerUnavailable("deadline exceeded", path="durable", may_have_started=True)
     result = h.router.run(_request())
     assert result.status is ResultStatus.FAILED and result.path is Path.DURABLE
@@ -171,7 +146,7 @@ def test_durable_that_may_have_started_never_falls_back(h: Harness) -> None:
 def test_fallback_can_be_turned_off() -> None:
     h = _build(FallbackPolicy.FAIL)
     try:
-        h.flags.stage = "complete"
+        h.flags.stage("complete")
         h.durable.unavailable = RunnerUnavailable("refused", path="durable", may_have_started=False)
         result = h.router.run(_request())
         assert result.status is ResultStatus.FAILED and h.legacy.executed == []
@@ -180,13 +155,13 @@ def test_fallback_can_be_turned_off() -> None:
 
 
 def test_the_kill_switch_forces_legacy_without_shadows(h: Harness) -> None:
-    h.flags.stage, h.flags.kill = "durable", True
+    h.flags.stage("durable").force_legacy()
     result = h.router.run(_request())
     assert result.path is Path.LEGACY and h.durable.dry_runs == [] and h.durable.executed == []
 
 
 def test_start_and_poll_finish_the_shadow_and_the_record(h: Harness) -> None:
-    h.flags.stage = "shadow"
+    h.flags.stage("shadow")
     handle = h.router.start(_request("op-poll"))
     assert handle == "legacy:op-poll"
     status = h.router.poll(handle)
@@ -197,7 +172,7 @@ def test_start_and_poll_finish_the_shadow_and_the_record(h: Harness) -> None:
 
 
 async def test_run_async_routes_like_run(h: Harness) -> None:
-    h.flags.stage = "durable"
+    h.flags.stage("durable")
     result = await h.router.run_async(_request("op-async"))
     assert h.shadows.drain(5)
     assert result.path is Path.DURABLE and len(h.legacy.dry_runs) == 1

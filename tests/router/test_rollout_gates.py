@@ -1,0 +1,161 @@
+"""router.gates on constructed evidence: pass, each way to fail, inconclusive on small samples, requirements."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from router.gates import (
+    ComparisonCounts,
+    Evidence,
+    GateMode,
+    PathSample,
+    Requirements,
+    Thresholds,
+    Verdict,
+    evaluate,
+    format_duration,
+)
+
+
+def _latencies(n: int, median: float, seed: int, spread: float = 0.2) -> tuple[float, ...]:
+    rng = random.Random(seed)
+    return tuple(max(0.001, rng.gauss(median, median * spread)) for _ in range(n))
+
+
+def _path(n: int, failures: int, median: float = 1.0, seed: int = 1) -> PathSample:
+    return PathSample(total=n, failures=failures, latencies=_latencies(n, median, seed))
+
+
+def _evidence(
+    *,
+    legacy: PathSample | None = None,
+    durable: PathSample | None = None,
+    comparisons: ComparisonCounts | None = None,
+    elapsed_s: float = 3600,
+) -> Evidence:
+    return Evidence(
+        legacy=legacy or _path(400, 8, seed=1),
+        durable=durable or _path(400, 6, seed=2),
+        comparisons=comparisons or ComparisonCounts(match=390, ignored=5, mismatch=1, candidate_error=2),
+        elapsed_s=elapsed_s,
+    )
+
+
+def test_healthy_canary_passes_every_check() -> None:
+    result = evaluate(_evidence(), GateMode.CANARY, requirements=Requirements(min_ops=100, min_duration_s=600))
+    assert result.outcome is Verdict.PASS, result.summary()
+    assert [c.name for c in result.checks] == ["failure_rate", "latency", "mismatch", "min_ops", "min_duration"]
+    assert all(c.outcome is Verdict.PASS for c in result.checks)
+    failure = result.check("failure_rate")
+    assert failure is not None and failure.evidence["candidateFailures"] == 6 and failure.evidence["method"] == "z"
+    assert result.to_json()["outcome"] == "pass"
+
+
+def test_worse_durable_failure_rate_fails() -> None:
+    result = evaluate(_evidence(durable=_path(400, 30, seed=2)), GateMode.CANARY)
+    assert result.outcome is Verdict.FAIL
+    check = result.check("failure_rate")
+    assert check is not None and check.outcome is Verdict.FAIL
+    assert "is worse than legacy" in check.reason and "p=" in check.reason
+    assert result.reasons[0] == check.reason  # the deciding reason comes first
+
+
+def test_rare_failures_use_the_exact_test() -> None:
+    result = evaluate(_evidence(legacy=_path(60, 0), durable=_path(60, 7, seed=2)), GateMode.CANARY)
+    check = result.check("failure_rate")
+    assert check is not None and check.outcome is Verdict.FAIL and "Fisher exact" in check.reason
+
+
+def test_mismatch_rate_above_threshold_fails() -> None:
+    counts = ComparisonCounts(match=170, mismatch=30)
+    result = evaluate(_evidence(comparisons=counts), GateMode.SHADOW)
+    assert result.outcome is Verdict.FAIL
+    assert [c.name for c in result.checks] == ["mismatch"]  # shadow mode judges comparisons only
+    check = result.check("mismatch")
+    assert check is not None and "above 1.00%" in check.reason
+    assert check.evidence["mismatchRate"] == pytest.approx(0.15)
+
+
+def test_candidate_errors_fail_even_without_any_comparable_pair() -> None:
+    result = evaluate(_evidence(comparisons=ComparisonCounts(candidate_timeout=40)), GateMode.SHADOW)
+    assert result.outcome is Verdict.FAIL
+    assert "candidate errors" in result.reasons[0]
+
+
+def test_slight_mismatch_excess_holds_rather_than_fails() -> None:
+    # 1 mismatch in 40 is 2.5% > 1%, but the one-sided Wilson lower bound is below 1%: not yet certain.
+    result = evaluate(_evidence(comparisons=ComparisonCounts(match=39, mismatch=1)), GateMode.SHADOW)
+    assert result.outcome is Verdict.INCONCLUSIVE
+    assert "holding for more data" in result.reasons[0]
+
+
+def test_slower_durable_fails_on_latency() -> None:
+    slow = PathSample(total=400, failures=6, latencies=_latencies(400, 1.8, seed=3))
+    result = evaluate(_evidence(durable=slow), GateMode.CANARY)
+    assert result.outcome is Verdict.FAIL
+    check = result.check("latency")
+    assert check is not None and check.outcome is Verdict.FAIL
+    assert check.evidence["mannWhitney"]["pValue"] < 0.05 and check.evidence["mannWhitney"]["cles"] > 0.56
+    assert check.evidence["p99Ratio"] > 1.2
+    assert "beyond the bound" in check.reason
+
+
+def test_tail_only_regression_holds() -> None:
+    # Same bulk distribution, a heavier tail: p99 is beyond the bound but the distributions do not differ overall.
+    base = list(_latencies(400, 1.0, seed=4, spread=0.1))
+    tail = base[:-8] + [5.0] * 8
+    result = evaluate(
+        _evidence(legacy=PathSample(400, 8, tuple(base)), durable=PathSample(400, 8, tuple(tail))), GateMode.CANARY
+    )
+    check = result.check("latency")
+    assert check is not None and check.outcome is Verdict.INCONCLUSIVE and "holding" in check.reason
+    assert result.outcome is Verdict.INCONCLUSIVE
+
+
+def test_small_samples_are_inconclusive() -> None:
+    result = evaluate(
+        _evidence(durable=_path(5, 1, seed=2), comparisons=ComparisonCounts(match=5)),
+        GateMode.CANARY,
+    )
+    assert result.outcome is Verdict.INCONCLUSIVE
+    outcomes = {c.name: c.outcome for c in result.checks}
+    assert outcomes == {
+        "failure_rate": Verdict.INCONCLUSIVE,
+        "latency": Verdict.INCONCLUSIVE,
+        "mismatch": Verdict.INCONCLUSIVE,
+    }
+    assert "too few operations" in result.reasons[0]
+
+
+def test_requirements_hold_a_passing_step_but_never_block_a_failure() -> None:
+    waiting = evaluate(_evidence(elapsed_s=30), GateMode.CANARY, requirements=Requirements(1000, 600))
+    assert waiting.outcome is Verdict.INCONCLUSIVE
+    reasons = " ".join(waiting.reasons)
+    assert "400 durable operations at this step (need 1000): waiting" in reasons
+    assert f"{format_duration(30)} at this step" in reasons
+    failing = evaluate(
+        _evidence(durable=_path(400, 40, seed=2), elapsed_s=30), GateMode.CANARY, requirements=Requirements(1000, 600)
+    )
+    assert failing.outcome is Verdict.FAIL
+
+
+def test_canary_without_comparisons_depends_on_the_threshold() -> None:
+    evidence = _evidence(comparisons=ComparisonCounts())
+    assert evaluate(evidence, GateMode.CANARY).outcome is Verdict.INCONCLUSIVE
+    relaxed = Thresholds(require_comparisons_in_canary=False)
+    assert evaluate(evidence, GateMode.CANARY, relaxed).outcome is Verdict.PASS
+
+
+def test_thresholds_validate_and_round_trip() -> None:
+    custom = Thresholds(max_mismatch_rate=0.05, latency_bound=0.5, min_samples=10)
+    assert Thresholds.from_json(custom.to_json()) == custom
+    with pytest.raises(ValueError, match="unknown threshold 'max_mismatch'"):
+        Thresholds.from_json({"max_mismatch": 0.1})
+    with pytest.raises(ValueError, match="alpha"):
+        Thresholds(alpha=0.9)
+    with pytest.raises(ValueError, match="min_latency_samples"):
+        Thresholds(min_latency_samples=3)
+    looser = evaluate(_evidence(comparisons=ComparisonCounts(match=170, mismatch=3)), GateMode.SHADOW, custom)
+    assert looser.outcome is Verdict.PASS
