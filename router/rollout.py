@@ -24,7 +24,6 @@ advance; the flag is written after the change commits, and a failed write is ret
 from __future__ import annotations
 
 import builtins
-import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -33,8 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flags import FlagStore
-from router.policy import Stage
+from flags import FlagStore, MigrationStage as Stage
 from router.rollout_errors import InvalidTransition, RolloutConflict
 from router.rollout_evidence import EvidenceReader
 from router.rollout_flag import FlagKeeper, phase_of
@@ -51,7 +49,6 @@ from router.rollout_tick import StepJudge, TickAction, TickResult
 
 __all__ = ["RolloutController", "TickAction", "TickResult"]
 
-log = logging.getLogger(__name__)
 
 _ATTEMPTS = 5
 

@@ -22,8 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from flags import STAGE_KEY, ConcurrentModification, FlagError, FlagStore, Property
-from router.policy import Stage
+from flags import STAGE_KEY, ConcurrentModification, FlagError, FlagStore, MigrationStage as Stage, Property
 from router.rollout_errors import RolloutStoreUnavailable
 from router.rollout_model import EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
 from router.rollout_store import RolloutStore

@@ -15,9 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from flags import DIMENSIONS, InvalidInput, Scope
+from flags import DIMENSIONS, InvalidInput, MigrationStage as Stage, Scope
 from router.gates import Thresholds
-from router.policy import Stage
 from router.rollout_errors import InvalidPlan
 
 __all__ = [

@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flags import MigrationStage as Stage
 from flags.model import utc
 from router.gates import Thresholds
-from router.policy import Stage
 from router.rollout_errors import RolloutConflict, RolloutNotFound, RolloutStoreUnavailable
 from router.rollout_model import EventKind, Phase, Rollout, RolloutEvent, RolloutPlan, RolloutStatus
 from router.rollout_tables import rollout_events, rollouts

@@ -16,8 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from flags import MigrationStage as Stage
 from router.gates import Evidence, GateMode, GateResult, Requirements, Verdict, evaluate
-from router.policy import Stage
 from router.rollout_evidence import EvidenceReader
 from router.rollout_flag import FlagKeeper
 from router.rollout_model import DURABLE, EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
@@ -25,7 +25,7 @@ from router.rollout_store import RolloutStore
 
 __all__ = ["StepJudge", "TickAction", "TickResult"]
 
-_LOST = _LOST
+_LOST = "another ticker moved it first"
 
 
 class TickAction(StrEnum):

@@ -1,0 +1,214 @@
+"""The shadow-run report's values: per-scope statistics, the fields that differ most, verdicts and rollouts.
+
+A scope here is one (operation, provider, account, application) combination seen in the window. Every value is
+immutable and converts to JSON; the Markdown and HTML renderers read the same values the JSON shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from router.gates import ComparisonCounts, GateResult, Thresholds
+from router.rollout_model import Rollout, RolloutEvent
+from router.stats import Interval
+
+__all__ = [
+    "REPORT_DIMENSIONS",
+    "ComparisonStats",
+    "DiffExample",
+    "FieldStat",
+    "PathStats",
+    "Report",
+    "RolloutHistory",
+    "ScopeKey",
+    "ScopeReport",
+    "ScopeVerdict",
+    "VerdictResult",
+]
+
+REPORT_DIMENSIONS = ("operation", "provider", "account", "application")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ScopeKey:
+    operation: str
+    provider: str
+    account: str
+    application: str
+
+    def label(self) -> str:
+        return " / ".join(v or "(none)" for v in (self.operation, self.provider, self.account, self.application))
+
+    def to_json(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in REPORT_DIMENSIONS}
+
+
+@dataclass(frozen=True, slots=True)
+class PathStats:
+    """One path's finished operations: counts, the failure rate with its Wilson interval, latency percentiles."""
+
+    path: str
+    total: int
+    failures: int
+    failure_rate: Interval
+    latency: Mapping[str, float] | None
+    error_kinds: Mapping[str, int]
+    fallbacks: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "total": self.total,
+            "failures": self.failures,
+            "failureRate": self.failure_rate.to_json(),
+            "latencyS": dict(self.latency) if self.latency else None,
+            "errorKinds": dict(self.error_kinds),
+            "fallbacks": self.fallbacks,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonStats:
+    """Shadow comparisons by outcome, with each outcome's share of all comparisons."""
+
+    counts: ComparisonCounts
+
+    def rates(self) -> dict[str, float | None]:
+        c, total = self.counts, self.counts.total
+        parts = {
+            "match": c.match,
+            "mismatch": c.mismatch,
+            "ignored": c.ignored,
+            "candidateError": c.candidate_failures,
+            "controlError": c.control_error,
+        }
+        return {name: (n / total if total else None) for name, n in parts.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": self.counts.to_json(), "total": self.counts.total, "rates": self.rates()}
+
+
+@dataclass(frozen=True, slots=True)
+class DiffExample:
+    operation_id: str
+    control: Any
+    candidate: Any
+    ignored_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operationId": self.operation_id,
+            "control": self.control,
+            "candidate": self.candidate,
+            "ignoredBy": self.ignored_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FieldStat:
+    """A field path that differed: in how many mismatched comparisons, how often it was ignored, and examples."""
+
+    path: str
+    mismatches: int
+    ignored: int
+    examples: tuple[DiffExample, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "mismatches": self.mismatches,
+            "ignored": self.ignored,
+            "examples": [e.to_json() for e in self.examples],
+        }
+
+
+class ScopeVerdict(StrEnum):
+    READY = "ready"
+    HOLD = "hold"
+    ROLL_BACK = "roll_back"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictResult:
+    """The verdict with the gate result it comes from (the same gates a guarded rollout uses)."""
+
+    verdict: ScopeVerdict
+    gate: GateResult
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict.value, "reasons": list(self.gate.reasons), "gate": self.gate.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeReport:
+    key: ScopeKey | None  # None: every scope together
+    legacy: PathStats
+    durable: PathStats
+    comparisons: ComparisonStats
+    fields: tuple[FieldStat, ...]
+    verdict: VerdictResult
+
+    @property
+    def label(self) -> str:
+        return self.key.label() if self.key else "all scopes"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.key.to_json() if self.key else None,
+            "label": self.label,
+            "paths": {"legacy": self.legacy.to_json(), "durable": self.durable.to_json()},
+            "shadow": self.comparisons.to_json(),
+            "topDiffFields": [f.to_json() for f in self.fields],
+            "verdict": self.verdict.to_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutHistory:
+    rollout: Rollout
+    events: tuple[RolloutEvent, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.rollout.to_json(), "timeline": [e.to_json() for e in self.events]}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    generated_at: datetime
+    since: datetime
+    until: datetime
+    database: str
+    thresholds: Thresholds
+    overall: ScopeReport
+    scopes: tuple[ScopeReport, ...]
+    rollouts: tuple[RolloutHistory, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def verdict_counts(self) -> dict[str, int]:
+        counts = {v.value: 0 for v in ScopeVerdict}
+        for scope in self.scopes:
+            counts[scope.verdict.verdict.value] += 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generatedAt": self.generated_at.isoformat(),
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "database": self.database,
+            "thresholds": self.thresholds.to_json(),
+            "percentileMethod": "linear (Hyndman-Fan type 7)",
+            "verdictCounts": self.verdict_counts(),
+            "overall": self.overall.to_json(),
+            "scopes": [s.to_json() for s in self.scopes],
+            "rollouts": [r.to_json() for r in self.rollouts],
+            "notes": list(self.notes),
+        }
