@@ -1,0 +1,43 @@
+"""The console's exception tree, split by what the caller can do.
+
+    ConsoleError              base of everything raised here; `message` is meant for the person who caused it
+    ├── ConfigError           the console's configuration is wrong (unknown key, bad type, plaintext password):
+    │                         fix the file or the CONSOLE_* variable the message names, then restart
+    ├── InputError            a form or a JSON body is wrong; `field` names the culprit. Nothing was written.
+    └── Unavailable           a backing service (Temporal, the rollout engine) cannot answer right now
+
+Errors of the flags package (InvalidInput, PropertyConflict, NotFound, StoreUnavailable) pass through unchanged;
+`console.responses` maps both trees to HTTP statuses, so no bad input ever becomes a 500.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "ConsoleError", "InputError", "Unavailable"]
+
+
+class ConsoleError(Exception):
+    """Base of every exception the console raises."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(ConsoleError):
+    """The configuration cannot be used; the message names the setting and where it came from."""
+
+
+class InputError(ConsoleError):
+    """A request's input is wrong; nothing was written."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Unavailable(ConsoleError):
+    """A backing service did not answer; `service` names it (temporal, rollouts)."""
+
+    def __init__(self, message: str, *, service: str) -> None:
+        super().__init__(message)
+        self.service = service

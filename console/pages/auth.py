@@ -1,0 +1,50 @@
+"""Sign in and out. Users and their password hashes come from configuration; a failed sign-in says only that
+the name or the password is wrong, and costs the same time whichever it was."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from console.identity import check_login
+from console.security import current_principal, safe_next, sign_in, sign_out
+from console.services import services
+
+__all__ = ["bp"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    if current_principal() is not None:
+        return redirect(safe_next(request.args.get("next")))
+    return render_template(
+        "login.html", next=safe_next(request.args.get("next")), configured=bool(services().settings.users)
+    )
+
+
+@bp.post("/login")
+def login_submit() -> ResponseReturnValue:
+    name = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    target = safe_next(request.form.get("next"))
+    user = check_login(services().settings.users, name, password) if name and password else None
+    if user is None:
+        log.warning("failed console sign-in for %r from %s", name[:64], request.remote_addr)
+        error = "wrong user name or password"
+        return render_template("login.html", next=target, error=error, username=name, configured=True), 401
+    sign_in(user)
+    log.info("console sign-in: %s (%s)", user.name, user.role.value)
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    sign_out()
+    flash("signed out", "ok")
+    return redirect(url_for("auth.login"))

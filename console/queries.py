@@ -1,0 +1,136 @@
+"""Reads of the router's tables (`operation_outcomes`, `shadow_comparisons`) for the matrix and the dashboard.
+
+Every read is bounded (a time window and a row cap) so a busy database never makes a page slow without limit.
+Database failures become `flags.StoreUnavailable` (the same message as the flag store's), so the pages answer
+503 with the cause, never 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from console.rollup import ComparisonRow, OutcomeRow
+from flags import StoreUnavailable
+from flags.model import utc
+from router.tables import operation_outcomes, shadow_comparisons
+
+__all__ = ["DIMENSIONS", "Window", "RouterTables"]
+
+DIMENSIONS = ("application", "account", "operation", "stage_type", "provider")
+_MAX_ROWS = 50_000
+_MAX_DIMENSION_ROWS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The rows a query reads: since `hours` ago, with each named dimension equal to its value."""
+
+    hours: float
+    filters: Mapping[str, str]
+
+    def since(self, now: datetime | None = None) -> datetime:
+        return (now or datetime.now(UTC)) - timedelta(hours=self.hours)
+
+
+def _dims(row: sa.RowMapping) -> dict[str, str]:
+    return {d: row[d] or "" for d in DIMENSIONS}
+
+
+class RouterTables:
+    """Reads the router's SQL tables through `engine` (the flag store's engine: one database for both)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            hint = " (run `cloudops db upgrade`)" if "no such table" in str(exc) or "does not exist" in str(exc) else ""
+            raise StoreUnavailable(
+                f"cannot read the router's tables: {text[0] if text else type(exc).__name__}{hint}"
+            ) from exc
+
+    def _where(self, table: sa.Table, time_column: sa.Column[Any], window: Window) -> list[sa.ColumnElement[bool]]:
+        clauses: list[sa.ColumnElement[bool]] = [time_column >= window.since()]
+        for name, value in window.filters.items():
+            if name in DIMENSIONS and value:
+                clauses.append(table.c[name] == value)
+        return clauses
+
+    def seen_dimensions(self, hours: float) -> list[dict[str, str]]:
+        """The distinct dimension combinations of operations finished in the last `hours`."""
+        columns = [operation_outcomes.c[d] for d in DIMENSIONS]
+        query = (
+            sa.select(*columns)
+            .where(operation_outcomes.c.finished_at >= Window(hours, {}).since())
+            .group_by(*columns)
+            .limit(_MAX_DIMENSION_ROWS)
+        )
+        with self._reading() as conn:
+            return [_dims(r) for r in conn.execute(query).mappings()]
+
+    def outcomes(self, window: Window) -> list[OutcomeRow]:
+        t = operation_outcomes
+        query = (
+            sa.select(t)
+            .where(*self._where(t, t.c.finished_at, window))
+            .order_by(t.c.finished_at.desc())
+            .limit(_MAX_ROWS)
+        )
+        with self._reading() as conn:
+            return [
+                OutcomeRow(
+                    operation_id=r["operation_id"],
+                    dimensions=_dims(r),
+                    path=r["path"],
+                    stage=r["stage"],
+                    status=r["status"],
+                    error_kind=r["error_kind"],
+                    fallback=bool(r["fallback"]),
+                    duration_s=float(r["duration_s"]),
+                    finished_at=utc(r["finished_at"]),
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+    def comparisons(self, window: Window, *, outcome: str | None = None, limit: int = _MAX_ROWS) -> list[ComparisonRow]:
+        """Comparisons in the window, newest first (only those with `outcome`, when given)."""
+        t = shadow_comparisons
+        clauses = self._where(t, t.c.compared_at, window)
+        if outcome is not None:
+            clauses.append(t.c.outcome == outcome)
+        columns = [t.c.operation_id, *(t.c[d] for d in DIMENSIONS), t.c.control_path, t.c.candidate_path]
+        columns += [t.c.outcome, t.c.diffs, t.c.compared_at]
+        query = sa.select(*columns).where(*clauses).order_by(t.c.compared_at.desc(), t.c.id.desc()).limit(limit)
+        with self._reading() as conn:
+            return [
+                ComparisonRow(
+                    operation_id=r["operation_id"],
+                    dimensions=_dims(r),
+                    control_path=r["control_path"],
+                    candidate_path=r["candidate_path"],
+                    outcome=r["outcome"],
+                    diffs=_diff_list(r["diffs"]),
+                    compared_at=utc(r["compared_at"]),
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+
+def _diff_list(raw: Any) -> list[Mapping[str, Any]]:
+    """Stored diffs are a list of FieldDiff JSON, or a truncation marker when they were too large to keep."""
+    if isinstance(raw, list):
+        return [d for d in raw if isinstance(d, Mapping)]
+    if isinstance(raw, Mapping) and raw.get("truncated"):
+        return [{"path": "(truncated)", "control": f"{raw.get('bytes')} bytes", "candidate": raw.get("preview")}]
+    return []

@@ -1,0 +1,255 @@
+"""The console's pure cores: configuration layers, identities, form and body parsing, the matrix, the dashboard
+roll-up and the audit diff. No Flask app, no database."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path as FsPath
+
+import pytest
+from werkzeug.security import check_password_hash
+
+import console
+import console.api
+from console.audit import audit_entries, field_changes
+from console.config import load_settings
+from console.edits import kill_switch_from, parse_expiry, property_from_json, stage_from_form
+from console.errors import ConfigError, InputError
+from console.explaining import explain_request, parse_explain
+from console.identity import Role, check_login, find_token, hash_password, hash_token, parse_tokens, parse_users
+from console.matrix import build_matrix
+from console.rollup import ComparisonRow, OutcomeRow, rollup
+from flags import STAGE_KEY, FlagTestData
+from router.contract import Path
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_the_public_api_is_create_app() -> None:
+    assert console.__all__ == ["create_app"]
+    assert console.api.__all__ == ["bp", "caller", "json_body"]
+
+
+# -- configuration ------------------------------------------------------------------------------------------------
+
+
+def test_config_layers_defaults_then_file_then_environment_then_given(tmp_path: FsPath) -> None:
+    file = tmp_path / "console.yaml"
+    file.write_text(
+        "router:\n  legacy_url: http://x\n"
+        "console:\n  temporal_ui_url: https://temporal.example\n  temporal_namespace: from-file\n"
+        "  dashboard_window_hours: 6\n  database_url: sqlite:///file.db\n"
+    )
+    env = {
+        "CLOUDOPS_DATABASE_URL": "sqlite:///cloudops.db",
+        "CLOUDOPS_TEMPORAL_NAMESPACE": "from-cloudops-env",
+        "CONSOLE_TEMPORAL_NAMESPACE": "from-console-env",
+        "CONSOLE_TEMPORAL_TLS": "true",
+        "CONSOLE_CONFIG_FILE": str(file),
+    }
+    settings = load_settings({"DASHBOARD_WINDOW_HOURS": 2}, env)
+    assert settings.temporal.ui_url == "https://temporal.example"  # file over defaults
+    assert settings.temporal.namespace == "from-console-env"  # CONSOLE_ over CLOUDOPS_ over the file
+    assert settings.database_url == "sqlite:///cloudops.db"  # environment over the file
+    assert settings.temporal.tls is True  # JSON-decoded from the environment
+    assert settings.dashboard_window_hours == 2.0  # the given mapping last
+    assert settings.temporal.workflow_url("cloudop-a/b") == (
+        "https://temporal.example/namespaces/from-console-env/workflows/cloudop-a%2Fb"
+    )
+    defaults = load_settings({}, {"CLOUDOPS_STATE_DIR": str(tmp_path)})
+    assert defaults.database_url == f"sqlite:///{tmp_path / 'cloudops.db'}"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"COLOUR": "blue"}, "unknown console setting 'colour'"),
+        ({"TEMPORAL_TIMEOUT_S": "soon"}, "temporal_timeout_s must be a number"),
+        ({"TEMPORAL_UI_URL": "temporal:8233"}, "must be an http(s) URL"),
+        ({"USERS": {"alice": {"role": "editor", "password_hash": "hunter2"}}}, "plaintext password"),
+        ({"USERS": {"alice": {"role": "admin", "password_hash": "pbkdf2:sha256:1$a$b"}}}, "role must be one of"),
+        ({"TOKENS": {"ci": {"sha256": "abc"}}}, "64-hex-digit SHA-256"),
+        ({"USERS": ["alice"]}, "must be a mapping"),
+        ({"CONFIG_FILE": "/nonexistent/console.yaml"}, "cannot read the console configuration file"),
+    ],
+)
+def test_bad_configuration_names_the_setting(given: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=None) as caught:
+        load_settings(given, {})
+    assert message in caught.value.message
+
+
+def test_a_config_file_that_is_not_valid_says_so(tmp_path: FsPath) -> None:
+    file = tmp_path / "console.json"
+    file.write_text("{nope")
+    with pytest.raises(ConfigError, match="is not valid .json"):
+        load_settings({"CONFIG_FILE": str(file)}, {})
+
+
+# -- identities ---------------------------------------------------------------------------------------------------
+
+
+def test_passwords_are_salted_scrypt_hashes_and_tokens_sha256() -> None:
+    first, second = hash_password("s3cret"), hash_password("s3cret")
+    assert first.startswith("scrypt:") and first != second and check_password_hash(first, "s3cret")
+    users = parse_users({"alice": {"role": "editor", "password_hash": first}})
+    assert check_login(users, "alice", "s3cret") == users["alice"] and users["alice"].role is Role.EDITOR
+    assert check_login(users, "alice", "wrong") is None and check_login(users, "bob", "s3cret") is None
+    tokens = parse_tokens([{"name": "ci", "sha256": hash_token("tok-1")}, {"name": "ro", "sha256": hash_token("t2")}])
+    assert find_token(tokens, "tok-1") == tokens[0] and tokens[0].role is Role.VIEWER
+    assert find_token(tokens, "tok-2") is None
+    assert Role.EDITOR.allows(Role.VIEWER) and not Role.VIEWER.allows(Role.EDITOR)
+
+
+# -- parsing edits ------------------------------------------------------------------------------------------------
+
+
+def test_the_stage_form_ignores_percent_unless_canary_and_parses_expiry() -> None:
+    form = {
+        "application": "api",
+        "stage": "durable",
+        "percent": "10",
+        "bucket_by": "x",
+        "reason": " go ",
+        "expires": "2h",
+    }
+    edit = stage_from_form(form, NOW)
+    assert (edit.key, edit.value, dict(edit.scope), edit.percent, edit.bucket_by) == (
+        STAGE_KEY,
+        "durable",
+        {"application": "api"},
+        None,
+        None,
+    )
+    assert edit.reason == "go" and edit.expires_at == NOW + timedelta(hours=2)
+    canary = stage_from_form({**form, "stage": "canary", "percent": "12.5%"}, NOW)
+    assert (canary.percent, canary.bucket_by) == (12.5, "x")
+    assert parse_expiry("2030-02-01T10:00", NOW) == datetime(2030, 2, 1, 10, tzinfo=UTC)
+    assert parse_expiry("", NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"value": "shadow"}, "reason"),
+        ({"value": "shadow", "reason": "  "}, "reason"),
+        ({"reason": "r"}, "value"),
+        ({"value": "shadow", "reason": "r", "scope": {"region": "eu"}}, "scope"),
+        ({"value": "shadow", "reason": "r", "scope": "api"}, "scope"),
+        ({"value": "shadow", "reason": "r", "percent": "lots"}, "percent"),
+        ({"value": "shadow", "reason": "r", "percent": True}, "percent"),
+        ({"value": "shadow", "reason": "r", "expires": "tomorrow"}, "expires"),
+        ({"value": "shadow", "reason": "r", "expectedVersion": 0}, "expectedVersion"),
+        ({"value": "shadow", "reason": "r\x00"}, "reason"),
+        (["value"], "body"),
+    ],
+)
+def test_bad_property_bodies_name_the_field(body: object, field: str) -> None:
+    with pytest.raises(InputError) as caught:
+        property_from_json(body, NOW)
+    assert caught.value.field == field
+
+
+def test_the_kill_switch_form_needs_the_typed_word_but_the_api_does_not() -> None:
+    with pytest.raises(InputError, match="type 'legacy' to confirm"):
+        kill_switch_from({"engaged": "true", "reason": "r", "confirm": "yes"}, confirm_required=True)
+    assert kill_switch_from({"engaged": "true", "reason": "r", "confirm": "LEGACY"}, confirm_required=True).engaged
+    assert kill_switch_from({"engaged": True, "reason": "r"}, confirm_required=False).engaged
+    released = kill_switch_from({"engaged": "false", "reason": "r"}, confirm_required=True)
+    assert not released.engaged and released.key is None
+
+
+# -- the matrix and explain ---------------------------------------------------------------------------------------
+
+
+def test_matrix_cells_take_filters_into_account() -> None:
+    td = (
+        FlagTestData()
+        .stage("shadow")
+        .stage("canary", percent=25, application="api")
+        .stage("durable", application="api", account="prod", operation="resize")
+    )
+    seen = [{"application": "web", "operation": "create", "account": "test", "provider": "aws", "stage_type": "s"}]
+    matrix = build_matrix(td.snapshot(), seen)
+    assert matrix.applications == ("api", "web", "") and matrix.operations == ("create", "resize", "")
+    assert matrix.cell("api", "resize").label == "canary 25%"  # no account: the prod property does not apply
+    assert matrix.cell("web", "").decided_by == matrix.cell("", "").decided_by != "default"
+    assert matrix.choices["account"] == ("prod", "test")
+    prod = build_matrix(td.snapshot(), seen, {"account": "prod", "region": "ignored"})
+    assert prod.filters == {"account": "prod"}
+    assert prod.cell("api", "resize").label == "durable" and prod.cell("api", "create").label == "canary 25%"
+    killed = build_matrix(td.force_legacy().snapshot(), seen)
+    assert killed.kill_switch and killed.cell("api", "resize").label == "legacy (kill switch)"
+    assert build_matrix(FlagTestData().snapshot(), []).cell("", "").decided_by == "default"
+
+
+def test_explain_routes_a_canary_by_its_sticky_bucket() -> None:
+    snapshot = FlagTestData().stage("canary", percent=50, application="api").snapshot()
+    paths = set()
+    for i in range(40):
+        request = parse_explain({"application": "api", "operation_id": f"op-{i}"})
+        explained = explain_request(snapshot, request)
+        assert explained.route is not None
+        again = explain_request(snapshot, request).route
+        assert again is not None and again.primary is explained.route.primary  # sticky
+        assert explained.route.shadow is not None and explained.route.shadow is not explained.route.primary
+        paths.add(explained.route.primary)
+    assert paths == {Path.LEGACY, Path.DURABLE}
+    other_key = explain_request(snapshot, parse_explain({"key": "cloudops.shadow.sample_percent"}))
+    assert other_key.route is None and other_key.explanation.decision.value == 0
+    with pytest.raises(InputError):
+        parse_explain({"application": "x" * 201})
+
+
+# -- dashboard roll-up and audit ------------------------------------------------------------------------------------
+
+
+def _outcome(path: str, status: str, duration: float, app: str = "api") -> OutcomeRow:
+    dims = {"application": app, "operation": "resize", "account": "prod", "provider": "aws", "stage_type": "s"}
+    return OutcomeRow(
+        "op", dims, path, "canary", status, None if status == "succeeded" else "business", False, duration, NOW
+    )
+
+
+def _comparison(outcome: str, app: str = "api") -> ComparisonRow:
+    dims = {"application": app, "operation": "resize", "account": "prod", "provider": "aws", "stage_type": "s"}
+    return ComparisonRow("op", dims, "legacy", "durable", outcome, [], NOW)
+
+
+def test_rollup_counts_paths_failures_latencies_and_the_gates_match_rate() -> None:
+    outcomes = [_outcome("legacy", "succeeded", d) for d in (1.0, 2.0, 3.0, 4.0)]
+    outcomes += [_outcome("durable", "failed", 10.0), _outcome("durable", "succeeded", 20.0)]
+    outcomes += [_outcome("legacy", "succeeded", 1.0, app="web")]
+    comparisons = [_comparison("match")] * 6 + [
+        _comparison("mismatch"),
+        _comparison("ignored"),
+        _comparison("candidate_error"),
+    ]
+    api, web = rollup(outcomes, comparisons)
+    assert api.scope == {"application": "api", "operation": "resize"} and api.operations == 6
+    legacy, durable = api.paths["legacy"], api.paths["durable"]
+    assert (legacy.operations, legacy.failures) == (4, 0)
+    assert legacy.latency == pytest.approx({"p50": 2.5, "p95": 3.85, "p99": 3.97})
+    assert durable.failure_rate == 0.5 and durable.error_kinds == {"business": 1}
+    assert 0 < durable.failure_interval.low < 0.5 < durable.failure_interval.high < 1
+    assert api.shadow.comparisons == 9 and api.shadow.match_rate == 6 / 8 and api.shadow.mismatch_rate == 1 / 8
+    assert api.shadow.candidate_error_rate == 1 / 9
+    assert web.shadow.comparisons == 0 and web.shadow.match_rate is None
+    [everything] = rollup(outcomes, comparisons, ())
+    assert everything.scope == {} and everything.operations == 7
+    with pytest.raises(ValueError, match="cannot group by 'region'"):
+        rollup(outcomes, comparisons, ("region",))
+
+
+def test_audit_diffs_leave_out_bookkeeping_and_mark_what_can_be_restored() -> None:
+    td = FlagTestData().stage("shadow", application="api").stage("canary", percent=5, application="api")
+    changes = td.store.history()
+    live = td.store.list_properties()
+    diff = {
+        (d.path, json.dumps(d.before), json.dumps(d.after)) for d in field_changes(changes[1].after, changes[0].after)
+    }
+    assert diff == {("value", '"shadow"', '"canary"'), ("percent", "null", "5.0")}
+    latest, first = audit_entries(changes, live)
+    assert (latest.current, latest.restorable, first.current, first.restorable) == (True, False, False, True)
+    assert [(d.path, d.before) for d in first.diff] == [("key", None), ("scope", None), ("value", None)]
