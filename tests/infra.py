@@ -117,6 +117,12 @@ def start_process(
     return proc
 
 
+def venv_binary(name: str) -> str | None:
+    """A console script installed by a package (temporal, temporal-test-server): on PATH, or beside this Python."""
+    beside = Path(sys.executable).parent / name
+    return shutil.which(name) or (str(beside) if beside.exists() else None)
+
+
 def cloudops_argv(*args: str) -> list[str]:
     """Run the `cloudops` command of this checkout, whichever venv the tests run in."""
     return [sys.executable, "-m", "cloudops", *args]
