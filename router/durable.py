@@ -151,6 +151,13 @@ class DurableRunner:
         """Block until more than `after` steps have completed (a durable long poll); the final snapshot if done."""
         return self._loop.run(self.wait_progress_async(handle, after))
 
+    def has_started(self, operation_id: str) -> bool:
+        """Whether the operation was ever started on this path (its workflow exists, open or closed).
+
+        When Temporal cannot answer, True: an unknown state must never let the operation run on another path.
+        """
+        return self._loop.run(self.has_started_async(operation_id))
+
     def close(self) -> None:
         """Stop the background loop. The runner must not be used afterwards."""
         self._loop.close()
@@ -179,6 +186,22 @@ class DurableRunner:
     ) -> str:
         handle = await self._start(request, dry_run, decision, retry_window_seconds)
         return format_handle(Path.DURABLE, handle.id)
+
+    async def dry_run_async(
+        self, request: OperationRequest, *, decision: RouteDecision | None = None
+    ) -> OperationResult:
+        """Plan the operation without mutating anything (its own workflow id: `cloudop-<id>-dry-run`)."""
+        return await self.run_async(request, dry_run=True, decision=decision)
+
+    async def has_started_async(self, operation_id: str) -> bool:
+        try:
+            client = await self._client()
+            await client.get_workflow_handle(workflow_id_for(operation_id)).describe(rpc_timeout=self._rpc_timeout)
+        except RPCError as err:
+            return err.status is not RPCStatusCode.NOT_FOUND
+        except RunnerUnavailable:
+            return True
+        return True
 
     async def poll_async(self, handle: str) -> OperationStatus:
         wf = await self._handle(handle)

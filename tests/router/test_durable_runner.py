@@ -146,10 +146,14 @@ async def test_dry_run_uses_its_own_workflow_and_mutates_nothing(temporal_env: o
     async with _worker(client, sim) as tq:
         runner = _runner(client, tq)
         request = _request()
-        shadow = await runner.run_async(request, dry_run=True)
+        shadow = await runner.dry_run_async(request, decision=DECISION)
+        assert not await runner.has_started_async(request.operation_id)  # a shadow is not the operation
+        real = await runner.run_async(request)
+        assert await runner.has_started_async(request.operation_id)
     assert shadow.succeeded and shadow.workflow_id == f"cloudop-{request.operation_id}-dry-run"
     assert shadow.plan is not None and len(shadow.plan["mutations"]) == 1
-    assert sim.journal() == []
+    assert real.plan is not None and real.plan["mutations"] == shadow.plan["mutations"]
+    assert len(sim.journal()) == 1  # only the real run mutated
 
 
 async def test_unknown_handles_are_refused(temporal_env: object) -> None:
@@ -168,6 +172,7 @@ def test_nothing_listening_means_certainly_not_started() -> None:
         with pytest.raises(RunnerUnavailable) as raised:
             runner.start(_request())
         assert raised.value.may_have_started is False and raised.value.path == "durable"
+        assert runner.has_started("anything") is True  # unknown must never let another path run it
     finally:
         runner.close()
 

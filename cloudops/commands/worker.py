@@ -1,0 +1,141 @@
+"""`cloudops worker`: run the durable path's Temporal worker against any cluster or Temporal Cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--cloud", "cloud_spec", default="http://127.0.0.1:7010", help="The cloud to act on (see cloud.factory).")
+@click.option("--task-queue", default="cloudops-operations", help="Task queue to poll.")
+@click.option("--address", default=None, help="Temporal host:port [env TEMPORAL_ADDRESS, else localhost:7233].")
+@click.option("--namespace", default=None, help="Temporal namespace [env TEMPORAL_NAMESPACE, else default].")
+@click.option("--api-key", default=None, help="API key (Temporal Cloud); turns TLS on [env TEMPORAL_API_KEY].")
+@click.option("--tls/--no-tls", default=None, help="Force TLS on or off [default: on with an API key or certs].")
+@click.option("--tls-cert", type=click.Path(path_type=Path), default=None, help="Client certificate (mTLS), PEM.")
+@click.option("--tls-key", type=click.Path(path_type=Path), default=None, help="Client private key (mTLS), PEM.")
+@click.option("--tls-ca", type=click.Path(path_type=Path), default=None, help="Server root CA certificate, PEM.")
+@click.option("--tls-server-name", default=None, help="Server name to verify (SNI override).")
+@click.option("--profile", default=None, help="Profile in the Temporal config file [env TEMPORAL_PROFILE].")
+@click.option(
+    "--config-file", type=click.Path(path_type=Path), default=None, help="Temporal TOML config [TEMPORAL_CONFIG_FILE]."
+)
+@click.option("--identity", default=None, help="Worker identity shown in Temporal's UI.")
+@click.option("--metrics-bind", default=None, help="Serve Prometheus metrics at host:port, e.g. 127.0.0.1:9464.")
+@click.option("--max-concurrent-activities", type=click.IntRange(1), default=50, help="Activity slots (threads).")
+@click.option("--max-concurrent-workflow-tasks", type=click.IntRange(1), default=50, help="Workflow task slots.")
+@click.option("--max-cached-workflows", type=click.IntRange(0), default=1000, help="Sticky workflow cache size.")
+@click.option("--max-activities-per-second", type=float, default=None, help="Activity rate limit of this worker.")
+@click.option(
+    "--max-task-queue-activities-per-second", type=float, default=None, help="Rate limit of the whole task queue."
+)
+@click.option("--graceful-shutdown", type=float, default=30.0, help="Seconds running activities get on shutdown.")
+@click.option("--health-poll", type=float, default=2.0, help="Seconds between capacity health checks.")
+@click.option("--wait-slice", type=float, default=60.0, help="Seconds one attempt waits before the retry policy.")
+@click.option(
+    "--register-search-attributes",
+    is_flag=True,
+    help="Register the five search attributes if the namespace lacks them.",
+)
+def command(
+    cloud_spec: str,
+    task_queue: str,
+    address: str | None,
+    namespace: str | None,
+    api_key: str | None,
+    tls: bool | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca: Path | None,
+    tls_server_name: str | None,
+    profile: str | None,
+    config_file: Path | None,
+    identity: str | None,
+    metrics_bind: str | None,
+    max_concurrent_activities: int,
+    max_concurrent_workflow_tasks: int,
+    max_cached_workflows: int,
+    max_activities_per_second: float | None,
+    max_task_queue_activities_per_second: float | None,
+    graceful_shutdown: float,
+    health_poll: float,
+    wait_slice: float,
+    register_search_attributes: bool,
+) -> None:
+    """Run the Temporal worker of the durable path: the UntypedCloudOperationRunner workflow and its activities.
+
+    Connection settings come from the options, else the TEMPORAL_* environment variables and the profile of the
+    Temporal config file (as the `temporal` CLI reads them), else localhost:7233 and namespace `default`.
+    For Temporal Cloud: --address <ns>.<account>.tmprl.cloud:7233 --namespace <ns>.<account> and --api-key,
+    or --tls-cert/--tls-key. Stops gracefully on Ctrl-C or SIGTERM.
+    """
+    import asyncio
+    import logging
+    import os
+    import sys
+
+    from cloud.errors import CloudError
+    from cloud.factory import open_provider
+    from durable_runner.client import ConnectionSettings
+    from durable_runner.errors import DurableError
+    from durable_runner.worker import WorkerTuning, run_worker
+
+    settings = ConnectionSettings(
+        address=address,
+        namespace=namespace,
+        api_key=api_key,
+        tls=tls,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_ca=tls_ca,
+        tls_server_name=tls_server_name,
+        profile=profile,
+        config_file=config_file,
+        identity=identity,
+    )
+    tuning = WorkerTuning(
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        max_cached_workflows=max_cached_workflows,
+        max_activities_per_second=max_activities_per_second,
+        max_task_queue_activities_per_second=max_task_queue_activities_per_second,
+        graceful_shutdown_seconds=graceful_shutdown,
+        health_poll_seconds=health_poll,
+        wait_slice_seconds=wait_slice,
+    )
+    try:
+        provider = open_provider(cloud_spec)
+    except (ValueError, CloudError) as err:
+        raise click.BadParameter(str(err), param_hint="--cloud") from err
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def ready(message: str) -> None:
+        click.echo(message)
+
+    code = 0
+    try:
+        asyncio.run(
+            run_worker(
+                settings,
+                provider,
+                task_queue=task_queue,
+                tuning=tuning,
+                metrics_bind=metrics_bind,
+                register_search_attributes=register_search_attributes,
+                on_ready=ready,
+            )
+        )
+        click.echo("worker stopped")
+    except DurableError as err:
+        click.echo(f"Error: {err}", err=True)
+        code = 1
+    # Skip interpreter finalization once the Temporal runtime has run: its native threads can abort it ("Fatal
+    # Python error: PyGILState_Release", exit 134), which would turn a clean stop or a clear error into a crash.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,115 @@
+"""How the workflow calls its activities: timeouts and retry policy from the input, tokens, failure translation.
+
+Each call returns a value or a `WorkflowError`, never raises for an expected failure:
+- a non-retryable `ApplicationError` (the cloud refused) becomes kind business, its type (the cloud error code)
+  kept as the code, at once: nothing is retried;
+- a step that kept failing until its retry window (schedule-to-close) ran out becomes kind infrastructure,
+  code RetryWindowExhausted, with the last attempt's message;
+- cancellation propagates (the workflow is being cancelled); anything else is a bug and fails the workflow task.
+
+This module runs inside the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError, RetryState
+
+from cloud.plan import Mutation, idempotency_token
+from durable_runner.activities import CloudActivities
+from durable_runner.contract import (
+    ErrorKind,
+    PlanInput,
+    PlanOutput,
+    StepInput,
+    StepOutput,
+    WorkflowError,
+    WorkflowInput,
+)
+from durable_runner.errors import RETRY_WINDOW_EXHAUSTED
+
+__all__ = ["StepRunner", "activity_failure"]
+
+
+class StepRunner:
+    """Runs the plan and step activities of one operation with the retry window and timeouts of its input."""
+
+    def __init__(self, inp: WorkflowInput) -> None:
+        self._inp = inp
+        window = timedelta(seconds=inp.retry_window_seconds)
+        self._window = window
+        self._attempt = min(timedelta(seconds=inp.attempt_timeout_seconds), window)
+        self._heartbeat = timedelta(seconds=inp.heartbeat_timeout_seconds)
+        self._retry = RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=inp.max_retry_interval_seconds),
+            maximum_attempts=0,
+        )
+
+    async def plan(self) -> PlanOutput | WorkflowError:
+        """Check the operation against the cloud's accounts and plan it (reads only)."""
+        inp = self._inp
+        try:
+            return await workflow.execute_activity_method(
+                CloudActivities.plan_operation,
+                PlanInput(inp.operation_id, inp.operation, inp.stage_context, inp.provider),
+                schedule_to_close_timeout=self._window,
+                start_to_close_timeout=self._attempt,
+                retry_policy=self._retry,
+                activity_id="plan",
+                summary="plan",
+            )
+        except ActivityError as err:
+            return activity_failure(err, "planning", self._window)
+
+    async def apply(self, mutation: Mutation, purpose: str = "apply") -> StepOutput | WorkflowError:
+        """Apply one mutation under the token of (operation id, step, purpose), waiting for health if asked."""
+        token = idempotency_token(self._inp.operation_id, mutation.step, purpose)
+        try:
+            return await workflow.execute_activity_method(
+                CloudActivities.execute_step,
+                StepInput(self._inp.operation_id, mutation.to_json(), token),
+                schedule_to_close_timeout=self._window,
+                start_to_close_timeout=self._attempt,
+                heartbeat_timeout=self._heartbeat,
+                retry_policy=self._retry,
+                activity_id=f"{purpose}-{mutation.step}",
+                summary=f"{purpose} step {mutation.step}: {mutation.kind.value} {mutation.target}",
+            )
+        except ActivityError as err:
+            what = f"{mutation.kind.value} {mutation.target} in {mutation.account}/{mutation.region}"
+            return activity_failure(err, what, self._window)
+
+
+def activity_failure(err: ActivityError, what: str, window: timedelta) -> WorkflowError:
+    """The workflow error for a failed activity; re-raises cancellation."""
+    cause = err.cause
+    if isinstance(cause, CancelledError):
+        raise err
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return WorkflowError(ErrorKind.BUSINESS, cause.message, code=cause.type or "")
+    last = _deepest_message(err)
+    if err.retry_state is RetryState.TIMEOUT:
+        seconds = int(window.total_seconds())
+        return WorkflowError(
+            ErrorKind.INFRASTRUCTURE,
+            f"{what} was still failing when its retry window of {seconds}s ran out: {last}",
+            code=RETRY_WINDOW_EXHAUSTED,
+        )
+    state = err.retry_state.name if err.retry_state is not None else "UNSPECIFIED"
+    return WorkflowError(ErrorKind.INFRASTRUCTURE, f"{what} failed ({state}): {last}", code="ActivityFailed")
+
+
+def _deepest_message(err: BaseException) -> str:
+    """The message of the innermost failure: the last attempt's own error, not the timeout that wrapped it."""
+    message = str(err)
+    current: BaseException | None = err
+    while isinstance(current, FailureError):
+        if current.message:
+            message = current.message
+        current = current.cause
+    return message

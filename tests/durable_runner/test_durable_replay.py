@@ -1,0 +1,59 @@
+"""Replay gate: every committed history in tests/histories/ must replay against today's workflow code.
+
+A change that alters the commands the workflow issues for an existing history (a new activity, a timer, a
+different order) raises a non-determinism error here, in CI, before it can break running operations. Such a
+change needs `workflow.patched(...)` (or a new worker deployment version); then regenerate the histories
+(tests/histories/README.md) and keep the old ones that still matter.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from durable_runner.contract import WORKFLOW_TYPE, WorkflowInput, WorkflowResult
+from durable_runner.workflows import UntypedCloudOperationRunner
+
+HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
+
+
+def _history(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"cloudop-{path.stem}", path.read_text())
+
+
+def test_the_histories_cover_the_outcomes() -> None:
+    assert {p.stem for p in HISTORIES} >= {
+        "deploy_two_regions",
+        "deploy_rolled_back",
+        "resize_refused",
+        "bad_payload",
+        "resize_dry_run",
+    }
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_committed_history_replays(path: Path) -> None:
+    replayer = Replayer(workflows=[UntypedCloudOperationRunner])
+    await replayer.replay_workflow(_history(path))
+
+
+@workflow.defn(name=WORKFLOW_TYPE, sandboxed=False)  # this test module is not sandbox-safe
+class _TimerFirst:
+    """The same workflow type with one harmless-looking change: a short timer before everything else."""
+
+    @workflow.run
+    async def run(self, inp: WorkflowInput) -> WorkflowResult:
+        await workflow.sleep(timedelta(seconds=1))
+        return WorkflowResult(ok=True)
+
+
+async def test_a_non_deterministic_change_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[_TimerFirst])
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(_history(HISTORIES[0]))
