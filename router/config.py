@@ -37,7 +37,7 @@ class RouterConfig:
     temporal_namespace: str = "default"
     temporal_task_queue: str = "cloudops-operations"
     temporal_api_key: str | None = None
-    temporal_tls: bool = False
+    temporal_tls: bool | None = None  # None: on when an API key or a certificate is given
     temporal_tls_cert_path: str | None = None
     temporal_tls_key_path: str | None = None
     temporal_tls_ca_path: str | None = None

@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "DECISION_CONTEXT_KEY",
+    "RETRY_WINDOW_CONTEXT_KEY",
     "CloudOperationRunner",
     "ErrorKind",
     "OperationError",
@@ -28,6 +30,13 @@ __all__ = [
     "format_handle",
     "parse_handle",
 ]
+
+
+DECISION_CONTEXT_KEY = "cloudops.decision"
+"""Where the routing decision travels in an operation's context: the legacy task keeps it, the workflow memo too."""
+
+RETRY_WINDOW_CONTEXT_KEY = "cloudops.retryWindowSeconds"
+"""Where the router passes the durable retry window it read from flags before the workflow starts."""
 
 
 class Path(StrEnum):

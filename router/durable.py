@@ -50,6 +50,8 @@ from durable_runner.errors import ConnectionConfigError, TemporalUnreachable
 from durable_runner.loop import BackgroundLoop
 from durable_runner.search_attributes import typed_attributes
 from router.contract import (
+    DECISION_CONTEXT_KEY,
+    RETRY_WINDOW_CONTEXT_KEY,
     ErrorKind,
     OperationError,
     OperationRequest,
@@ -273,7 +275,9 @@ class DurableRunner:
         retry_window_seconds: int | None,
     ) -> WorkflowHandle[Any, WorkflowResult]:
         client = await self._client()
-        window = retry_window_seconds or self.retry_window_seconds
+        # A RoutingRunner passes its decision and the flag-read retry window in the context (see router.contract).
+        decision = decision or _context_decision(request)
+        window = retry_window_seconds or _context_window(request) or self.retry_window_seconds
         inp = replace(
             to_workflow_input(request, dry_run=dry_run, decision=decision, retry_window_seconds=window),
             attempt_timeout_seconds=self._attempt_timeout,
@@ -383,6 +387,19 @@ class DurableRunner:
         status = description.status.name.lower() if description.status else "unknown"
         failed = _failed(operation_id, wf.id, decision, submitted, f"workflow {wf.id} ended {status}")
         return replace(failed, timings=Timings(submitted, finished))
+
+
+def _context_decision(request: OperationRequest) -> RouteDecision | None:
+    raw = request.context.get(DECISION_CONTEXT_KEY)
+    try:
+        return RouteDecision.from_json(raw) if isinstance(raw, dict) else None
+    except (KeyError, ValueError):
+        return None
+
+
+def _context_window(request: OperationRequest) -> int | None:
+    raw = request.context.get(RETRY_WINDOW_CONTEXT_KEY)
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else None
 
 
 def to_workflow_input(

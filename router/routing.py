@@ -12,16 +12,18 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from flags import SHADOW_SAMPLE_KEY, STAGE_KEY
+from flags import RETRY_WINDOW_KEY, SHADOW_SAMPLE_KEY, STAGE_KEY
 from router.compare import Observation
 from router.contract import (
+    DECISION_CONTEXT_KEY,
+    RETRY_WINDOW_CONTEXT_KEY,
     ErrorKind,
     OperationError,
     OperationRequest,
@@ -52,9 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DECISION_CONTEXT_KEY = "cloudops.decision"
-"""The key under which the decision travels in the operation's context (legacy task) and input (workflow memo)."""
 
 
 class FallbackPolicy(StrEnum):
@@ -115,7 +114,9 @@ class RoutingRunner:
         metrics: RouterMetrics,
         fallback: FallbackPolicy = FallbackPolicy.LEGACY,
         default_shadow_sample_percent: float = 100.0,
+        resources: Sequence[object] = (),
     ) -> None:
+        """`resources` are closed by `close()`, in order (shadows first, so they stop before their runners)."""
         self._runners: dict[Path, PathRunner] = {Path.LEGACY: legacy, Path.DURABLE: durable}
         self._durable = durable
         self._flags = flags
@@ -127,6 +128,23 @@ class RoutingRunner:
         self._default_sample = default_shadow_sample_percent
         self._started: dict[str, _Started] = {}
         self._lock = threading.Lock()
+        self._resources = tuple(resources)
+
+    def close(self) -> None:
+        """Release what this router owns: shadow threads, record buffers (flushed), clients, engines."""
+        for resource in self._resources:
+            flush = getattr(resource, "flush", None)
+            if callable(flush):
+                flush(5)
+            close = getattr(resource, "close", None) or getattr(resource, "dispose", None)
+            if callable(close):
+                close()
+
+    def __enter__(self) -> RoutingRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- the protocol -------------------------------------------------------------------------------------------
 
@@ -227,7 +245,12 @@ class RoutingRunner:
             return chosen.primary
 
     def _with_decision(self, request: OperationRequest, decision: RouteDecision) -> OperationRequest:
-        return replace(request, context={**request.context, DECISION_CONTEXT_KEY: decision.to_json()})
+        """The request with its decision, and the flag-set retry window, in its context (rule 5: decided outside)."""
+        context = {**request.context, DECISION_CONTEXT_KEY: decision.to_json()}
+        window = self._flags.decide(RETRY_WINDOW_KEY, request.dimensions(), {"operation_id": request.operation_id})
+        if not window.default_used and isinstance(window.value, int) and not isinstance(window.value, bool):
+            context[RETRY_WINDOW_CONTEXT_KEY] = window.value
+        return replace(request, context=context)
 
     # -- the authoritative call ---------------------------------------------------------------------------------
 

@@ -1,0 +1,90 @@
+"""Build a RoutingRunner from one RouterConfig: the two paths, the flags, the ownership and record stores.
+
+    runner = build_routing_runner(load_config("router.yaml"))
+    result = runner.run(OperationRequest(...))
+    runner.close()
+
+The SQL schema must exist (`cloudops db upgrade`); a SQLite database is upgraded on the spot, as the embedded
+defaults expect, and any other one that is behind raises ConfigurationError saying which command to run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from flags import FlagClient
+from router.config import RouterConfig
+from router.durable import DurableRunner
+from router.errors import ConfigurationError
+from router.legacy import LegacyRunner
+from router.metrics import RouterMetrics
+from router.ownership import SqlOwnership
+from router.records import BufferedRecorder, SqlRecordStore
+from router.routing import RoutingRunner
+from router.shadow import ShadowExecutor, ShadowSettings
+
+__all__ = ["build_routing_runner"]
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _schema_ready(engine: sa.Engine, url: str) -> None:
+    import migrations
+
+    try:
+        if engine.dialect.name == "sqlite":
+            migrations.upgrade(engine)
+            return
+        if migrations.current(engine) != migrations.head():
+            raise ConfigurationError(
+                f"the database {engine.url.render_as_string(hide_password=True)} is not at the newest schema: "
+                "run `cloudops db upgrade --db URL` first"
+            )
+    except migrations.MigrationError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None = None) -> RoutingRunner:
+    """A RoutingRunner wired to the services and stores `config` names."""
+    from durable_runner.client import ConnectionSettings
+
+    engine = sa.create_engine(config.database_url, pool_pre_ping=True)
+    _schema_ready(engine, config.database_url)
+    metrics = metrics or RouterMetrics()
+    legacy = LegacyRunner(
+        config.legacy_url, poll_interval_s=config.legacy_poll_interval_s, timeout_s=config.legacy_timeout_s
+    )
+    settings = ConnectionSettings(
+        address=config.temporal_address,
+        namespace=config.temporal_namespace,
+        api_key=config.temporal_api_key,
+        tls=config.temporal_tls,
+        tls_cert=_path(config.temporal_tls_cert_path),
+        tls_key=_path(config.temporal_tls_key_path),
+        tls_ca=_path(config.temporal_tls_ca_path),
+    )
+    durable = DurableRunner(
+        settings, task_queue=config.temporal_task_queue, retry_window_seconds=config.retry_window_seconds
+    )
+    flags = FlagClient.from_url(
+        config.database_url, redis_url=config.redis_url, poll_interval=config.flag_poll_interval_s
+    )
+    recorder = BufferedRecorder(SqlRecordStore(engine), metrics)
+    shadow_settings = ShadowSettings(max_concurrency=config.shadow_max_concurrency, timeout_s=config.shadow_timeout_s)
+    shadows = ShadowExecutor(shadow_settings, publish=recorder.record_comparison, metrics=metrics)
+    return RoutingRunner(
+        legacy=legacy,
+        durable=durable,
+        flags=flags,
+        owners=SqlOwnership(engine),
+        records=recorder,
+        shadows=shadows,
+        metrics=metrics,
+        fallback=config.fallback,
+        default_shadow_sample_percent=config.shadow_default_sample_percent,
+        resources=(shadows, recorder, flags, legacy, durable, engine),
+    )
