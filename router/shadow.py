@@ -173,10 +173,24 @@ class ShadowExecutor:
             concurrent.futures.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
         return False
 
-    def close(self) -> None:
-        """Stop the background loop; shadows still running are abandoned."""
+    def close(self, drain_timeout_s: float = 10.0) -> None:
+        """Let running shadows finish for up to `drain_timeout_s`, cancel the rest, and stop the loop."""
+        if self._loop.is_closed():
+            return
         if self._loop.is_running():
+            self.drain(drain_timeout_s)
+            try:
+                asyncio.run_coroutine_threadsafe(self._cancel_all(), self._loop).result(timeout=5)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                log.warning("shadow tasks did not stop in time; abandoning them")
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
         if not self._loop.is_running():
             self._loop.close()
+
+    async def _cancel_all(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
