@@ -54,7 +54,8 @@ def _build_request(**opts: Any) -> Any:
     from router.contract import OperationRequest
 
     context = _load_context(opts["context_json"])
-    moniker = context.get("moniker") if isinstance(context.get("moniker"), dict) else {}
+    raw_moniker = context.get("moniker")
+    moniker: dict[str, Any] = raw_moniker if isinstance(raw_moniker, dict) else {}
     return OperationRequest(
         operation_id=opts["operation_id"] or str(uuid.uuid4()),
         operation=opts["operation"],
