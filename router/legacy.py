@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -97,6 +98,9 @@ class _Watch:
     next_delay: float | None = None
 
 
+_FINISHED_KEPT = 10_000
+
+
 class LegacyRunner:
     """Runs operations on a Clouddriver-compatible service at `base_url`; see the module docstring."""
 
@@ -132,10 +136,18 @@ class LegacyRunner:
         self._http = httpx.Client(base_url=self.base_url, timeout=http_timeout_s)
         self._lock = threading.Lock()
         self._watches: dict[str, _Watch] = {}
-        self._finished: dict[str, OperationResult] = {}
+        # Results of finished tasks, so a repeated poll answers without a request; bounded, oldest dropped first
+        # (a dropped one is simply read again from the service).
+        self._finished: OrderedDict[str, OperationResult] = OrderedDict()
 
     def close(self) -> None:
         self._http.close()
+
+    def _remember(self, task_id: str, result: OperationResult) -> None:
+        """Keep a finished result (the caller holds the lock)."""
+        self._finished[task_id] = result
+        while len(self._finished) > _FINISHED_KEPT:
+            self._finished.popitem(last=False)
 
     def __enter__(self) -> LegacyRunner:
         return self
@@ -178,7 +190,7 @@ class LegacyRunner:
         if isinstance(answer, OperationResult):
             rejected_id = f"rejected-{crid[:16]}"
             with self._lock:
-                self._finished[rejected_id] = answer
+                self._remember(rejected_id, answer)
             return format_handle(Path.LEGACY, rejected_id)
         with self._lock:
             self._watches[answer] = _Watch(
@@ -210,7 +222,7 @@ class LegacyRunner:
         verdict = self._check(watch)
         if verdict.result is not None:
             with self._lock:
-                self._finished[task_id] = verdict.result
+                self._remember(task_id, verdict.result)
                 self._watches.pop(task_id, None)
             return OperationStatus(handle, _state(verdict.result), step=verdict.step, result=verdict.result)
         return OperationStatus(handle, OperationState.RUNNING, step=verdict.step)
