@@ -1,0 +1,237 @@
+"""The gateway's operations behind its HTTP routes: submit, read a task, list running tasks, resume.
+
+`Gateway` owns the store, the driver and the sources it reads; `build_gateway` wires the real ones from a
+RouterConfig (the router's settings) and GatewaySettings (the gateway's own).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+import sqlalchemy as sa
+
+from router.config import RouterConfig
+from router.contract import Path
+from router.gateway.driver import Driver, DriverSettings, OperationRunner
+from router.gateway.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
+from router.gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
+from router.gateway.settings import GatewaySettings
+from router.gateway.sources import AccountSource, LegacyTasks, ProgressSource
+from router.gateway.store import GatewayStore
+from router.gateway.submission import MAX_DIMENSION, resolve_operations
+from router.gateway.task_json import compose, durable_view, legacy_view, waiting_view
+from router.ownership import OwnershipStore
+
+__all__ = ["Gateway", "build_gateway", "new_owner_id"]
+
+_MAX_REQUEST_ID = 255
+
+
+def new_owner_id() -> str:
+    """`<random uuid>@<hostname>`, one per process, as Clouddriver's `ClouddriverHostname.ID`."""
+    return f"{uuid.uuid4()}@{os.environ.get('HOSTNAME') or socket.gethostname()}"
+
+
+class Gateway:
+    """A Clouddriver-compatible front for a RoutingRunner; see the package docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: GatewayStore,
+        runner: OperationRunner,
+        owners: OwnershipStore,
+        legacy: LegacyTasks,
+        progress: ProgressSource,
+        accounts: AccountSource,
+        settings: GatewaySettings | None = None,
+        legacy_poll_interval_s: float = 5.0,
+        owner_id: str | None = None,
+        resources: Sequence[object] = (),
+    ) -> None:
+        """`resources` are closed by `close()`, after the driver has stopped (the runner first)."""
+        settings = settings or GatewaySettings()
+        self.settings = settings
+        self.owner_id = owner_id or new_owner_id()
+        self.store = store
+        self._legacy = legacy
+        self._progress = progress
+        self._accounts = accounts
+        self._resources = tuple(resources)
+        self.driver = Driver(
+            store=store,
+            runner=runner,
+            owners=owners,
+            legacy=legacy,
+            progress=progress,
+            owner_id=self.owner_id,
+            settings=DriverSettings(
+                tick_s=settings.tick_s,
+                lease_s=settings.lease_s,
+                start_timeout_s=settings.start_timeout_s,
+                legacy_poll_interval_s=legacy_poll_interval_s,
+                workers=settings.workers,
+            ),
+        )
+
+    def close(self) -> None:
+        self.driver.stop()
+        for resource in self._resources:
+            close = getattr(resource, "close", None) or getattr(resource, "dispose", None)
+            if callable(close):
+                close()
+
+    # -- the routes ---------------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        body: Any,
+        provider: str | None,
+        client_request_id: str,
+        *,
+        stage_type: str | None = None,
+        execution_id: str | None = None,
+    ) -> dict[str, str]:
+        """Validate, then create the task (or find the one this clientRequestId made); `{id, resourceUri}`."""
+        _check_header("clientRequestId", client_request_id, _MAX_REQUEST_ID)
+        _check_header(STAGE_TYPE_HEADER, stage_type, MAX_DIMENSION)
+        _check_header(EXECUTION_ID_HEADER, execution_id, _MAX_REQUEST_ID)
+        specs = resolve_operations(
+            body, provider, self._accounts.accounts(), client_request_id=client_request_id, stage_type=stage_type
+        )
+        task, created = self.store.create(
+            str(uuid.uuid4()),
+            client_request_id,
+            specs,
+            provider=provider,
+            execution_id=execution_id,
+            owner_id=self.owner_id,
+            lease_s=self.settings.lease_s,
+        )
+        if not created and self._retryable(task):
+            # Clouddriver: a re-POST of a FAILED_RETRYABLE task's clientRequestId resumes it.
+            try:
+                return self.resume(task.id)
+            except TaskNotRetryable:
+                pass  # resumed by someone else in the meantime
+        self.driver.wake()
+        return _started(task.id)
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        task = self.store.get(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return compose(task, self.views(task), self.owner_id)
+
+    def running(self) -> list[dict[str, Any]]:
+        """Every task not ended and not waiting for a resume (Clouddriver's `GET /task`)."""
+        found = []
+        for task_id in self.store.running_ids():
+            task = self.store.get(task_id)
+            if task is not None:
+                found.append(compose(task, self.views(task), self.owner_id))
+        return found
+
+    def resume(self, task_id: str) -> dict[str, str]:
+        """Resume the retryable legacy operation in progress through the legacy service; the list then continues."""
+        task = self.store.get(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        op = task.current
+        if op is None or op.path is not Path.LEGACY or op.run_id is None:
+            raise TaskNotRetryable(task_id)
+        self._legacy.resume(op.run_id)  # 404 and 409 as the legacy service answers them
+        self.store.mark(task.id, op.spec.position, OpState.RUNNING)
+        self.driver.wake()
+        return _started(task.id)
+
+    # -- views ----------------------------------------------------------------------------------------------------
+
+    def views(self, task: GatewayTask) -> list[OpView]:
+        """What each started operation shows: its recorded final view, or, for the one in progress, a live one."""
+        views: list[OpView] = []
+        for op in task.ops:
+            if op.view is not None:
+                views.append(op.view)
+                continue
+            if op.handle is not None and task.state.active:
+                views.append(self._live(op))
+            break
+        return views
+
+    def _live(self, op: OpRecord) -> OpView:
+        assert op.handle is not None and op.run_id is not None
+        if op.path is Path.DURABLE:
+            progress = self._progress.progress(op.run_id)
+            note = "" if progress is not None else f"Workflow {op.run_id} is running (its progress cannot be read now)"
+            return durable_view(op.spec, op.handle, progress, note=note)
+        read = self._legacy.read(op.run_id)
+        if read.task is None:
+            return waiting_view(op.spec, op.handle, op.state, f"Waiting for legacy task {op.run_id}: {read.error}")
+        return legacy_view(op.spec, op.handle, read.task)
+
+    def _retryable(self, task: GatewayTask) -> bool:
+        op = task.current
+        if op is None or op.path is not Path.LEGACY or op.run_id is None:
+            return False
+        return self._live(op).state is OpState.RETRYABLE
+
+
+def _started(task_id: str) -> dict[str, str]:
+    return {"id": task_id, "resourceUri": f"/task/{task_id}"}
+
+
+def _check_header(name: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise InvalidRequest(
+            f"{name} is {len(value)} characters long: at most {limit} are accepted",
+            errors=[f"send a shorter {name}"],
+        )
+
+
+def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
+    """A Gateway over a RoutingRunner built from `config`, its tables in the same database."""
+    from cloud.factory import open_provider
+    from durable_runner.client import ConnectionSettings, connect
+    from router.errors import ConfigurationError
+    from router.factory import build_routing_runner
+    from router.gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
+    from router.ownership import SqlOwnership
+
+    try:
+        reader = open_provider(settings.cloud)
+    except ValueError as exc:
+        raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
+    runner = build_routing_runner(config)  # upgrades a SQLite schema; checks any other one is at the newest
+    engine = sa.create_engine(config.database_url, pool_pre_ping=True)
+    temporal = ConnectionSettings(
+        address=config.temporal_address,
+        namespace=config.temporal_namespace,
+        api_key=config.temporal_api_key,
+        tls=config.temporal_tls,
+        tls_cert=_fs_path(config.temporal_tls_cert_path),
+        tls_key=_fs_path(config.temporal_tls_key_path),
+        tls_ca=_fs_path(config.temporal_tls_ca_path),
+    )
+    legacy = HttpLegacyTasks(config.legacy_url, timeout_s=settings.legacy_http_timeout_s)
+    progress = TemporalProgress(lambda: connect(temporal), timeout_s=settings.progress_timeout_s)
+    return Gateway(
+        store=GatewayStore(engine),
+        runner=runner,
+        owners=SqlOwnership(engine),
+        legacy=legacy,
+        progress=progress,
+        accounts=CachedAccounts(reader, settings.accounts_ttl_s),
+        settings=settings,
+        legacy_poll_interval_s=config.legacy_poll_interval_s,
+        resources=(runner, legacy, progress, engine),
+    )
+
+
+def _fs_path(value: str | None) -> FsPath | None:
+    return FsPath(value) if value else None

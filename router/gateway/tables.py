@@ -1,0 +1,53 @@
+"""The gateway's SQL tables (SQLAlchemy Core), in the router's database. Schema owned by Alembic
+(migrations/versions/0004_gateway.py).
+
+- `gateway_tasks`: one row per gateway task: its clientRequestId (unique: the deduplication key), its state,
+  the position of the operation in progress, and the lease of the gateway process driving it.
+- `gateway_operations`: one row per operation of a task: its routing dimensions and context as submitted, the
+  handle its path gave it, its state, and its final view (history, result objects) once finished.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["gateway_operations", "gateway_tasks", "metadata"]
+
+metadata = sa.MetaData()
+
+gateway_tasks = sa.Table(
+    "gateway_tasks",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("provider", sa.String(32), nullable=True),
+    sa.Column("execution_id", sa.String(255), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("start_time_ms", sa.BigInteger, nullable=False),
+    sa.Column("owner_id", sa.String(255), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+gateway_operations = sa.Table(
+    "gateway_operations",
+    metadata,
+    sa.Column("task_id", sa.String(64), sa.ForeignKey("gateway_tasks.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("operation_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(200), nullable=False),
+    sa.Column("application", sa.String(200), nullable=False),
+    sa.Column("stage_type", sa.String(200), nullable=False),
+    sa.Column("class_name", sa.String(200), nullable=False),
+    sa.Column("context", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("handle", sa.String(400), nullable=True),
+    sa.Column("first_attempt_at", sa.Float, nullable=True),
+    sa.Column("view", sa.JSON, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
