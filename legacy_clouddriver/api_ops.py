@@ -38,6 +38,10 @@ def _body() -> Any:
         raise InvalidRequest(
             "malformed JSON in the request body", errors=[f"{e.msg} at line {e.lineno} column {e.colno}"]
         ) from e
+    except RecursionError as e:
+        raise InvalidRequest(
+            "the request body is nested too deeply", errors=["an operation map is a few levels deep; send that"]
+        ) from e
 
 
 def _start(provider: str | None, body: Any) -> dict[str, str]:

@@ -56,6 +56,7 @@ class Route:
     primary: Path
     shadow: Path | None
     decision: RouteDecision
+    owner: Path | None = None  # the path that owned the operation before this call, if any
 
 
 _SHADOWED = {Stage.SHADOW: Path.DURABLE, Stage.DURABLE: Path.LEGACY}
@@ -91,7 +92,7 @@ def route(
         percent=decision.percent,
         bucket=decision.bucket,
     )
-    return Route(primary=primary, shadow=shadow, decision=record)
+    return Route(primary=primary, shadow=shadow, decision=record, owner=owner)
 
 
 def _stage_of(decision: DecisionView) -> Stage | None:

@@ -260,7 +260,7 @@ class RoutingRunner:
         try:
             return self._runners[path].run(routed), False
         except RunnerUnavailable as exc:
-            if self._may_fall_back(request, path, exc):
+            if self._may_fall_back(request, chosen, path, exc):
                 return self._runners[Path.LEGACY].run(routed), True
             return _unavailable(request, path, exc), False
 
@@ -270,7 +270,7 @@ class RoutingRunner:
         try:
             return await self._runners[path].run_async(routed), False
         except RunnerUnavailable as exc:
-            if await asyncio.to_thread(self._may_fall_back, request, path, exc):
+            if await asyncio.to_thread(self._may_fall_back, request, chosen, path, exc):
                 return await self._runners[Path.LEGACY].run_async(routed), True
             return _unavailable(request, path, exc), False
 
@@ -280,13 +280,19 @@ class RoutingRunner:
         try:
             return self._runners[path].start(routed), False
         except RunnerUnavailable as exc:
-            if self._may_fall_back(request, path, exc):
+            if self._may_fall_back(request, chosen, path, exc):
                 return self._runners[Path.LEGACY].start(routed), True
             raise
 
-    def _may_fall_back(self, request: OperationRequest, path: Path, exc: RunnerUnavailable) -> bool:
-        """Rule 4: only from durable, only when the workflow was certainly not started, only if configured."""
+    def _may_fall_back(self, request: OperationRequest, chosen: Route, path: Path, exc: RunnerUnavailable) -> bool:
+        """Rule 4: only from durable, only when the workflow was certainly not started, only if configured.
+
+        "Certainly not started" speaks for this call only; an earlier attempt that owned the operation on the
+        durable path may have started it, so only an operation's first attempt may fall back.
+        """
         if path is not Path.DURABLE or exc.may_have_started or self._fallback is FallbackPolicy.FAIL:
+            return False
+        if chosen.owner is not None:
             return False
         reason = f"durable path unavailable before start: {exc.message}"
         try:

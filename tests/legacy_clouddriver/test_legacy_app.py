@@ -354,3 +354,10 @@ def _service(app: Any) -> Clouddriver:
     service = app.extensions["clouddriver"]
     assert isinstance(service, Clouddriver)
     return service
+
+
+def test_a_body_nested_too_deeply_is_a_400_not_a_500(client: FlaskClient) -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post("/aws/ops", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.get_json()["message"]

@@ -185,3 +185,14 @@ def test_a_failing_record_sink_never_reaches_the_caller(h: Harness) -> None:
     h.sink.record_outcome = explode  # type: ignore[method-assign]
     assert h.router.run(_request()).succeeded
     assert h.router.metrics.value("cloudops_router_internal_errors_total", {"where": "record_outcome"}) == 1
+
+
+def test_a_retry_never_falls_back_once_an_earlier_attempt_may_have_started_the_workflow(h: Harness) -> None:
+    h.flags.stage("complete")
+    h.durable.unavailable = RunnerUnavailable("deadline exceeded", path="durable", may_have_started=True)
+    assert h.router.run(_request("op-retry")).status is ResultStatus.FAILED
+    # The retry's own start is certainly refused, but the first attempt's workflow may exist: no fallback.
+    h.durable.unavailable = RunnerUnavailable("connection refused", path="durable", may_have_started=False)
+    second = h.router.run(_request("op-retry"))
+    assert second.status is ResultStatus.FAILED and second.path is Path.DURABLE
+    assert h.legacy.executed == []
