@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from flask.typing import ResponseReturnValue
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from router.gateway import api
 from router.gateway.errors import GatewayError, error_body
 from router.gateway.service import Gateway
+from router.metrics import RouterMetrics
 
 __all__ = ["create_app"]
 
@@ -31,8 +33,16 @@ def create_app(gateway: Gateway) -> Flask:
     app.register_blueprint(api.ops)
     app.register_blueprint(api.tasks)
     app.add_url_rule("/health", "health", lambda: {"status": "UP"})
+    app.add_url_rule("/metrics", "metrics", lambda: _metrics(gateway))
     _register_errors(app, gateway.settings.max_body_bytes)
     return app
+
+
+def _metrics(gateway: Gateway) -> Response:
+    """The router's Prometheus metrics: operations per path and outcome, decisions, fallbacks, comparisons."""
+    metrics = getattr(gateway.runner, "metrics", None)
+    registry = metrics.registry if isinstance(metrics, RouterMetrics) else CollectorRegistry()
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _register_errors(app: Flask, max_body_bytes: int) -> None:

@@ -57,6 +57,7 @@ class Gateway:
         """`resources` are closed by `close()`, after the driver has stopped (the runner first)."""
         settings = settings or GatewaySettings()
         self.settings = settings
+        self.runner = runner
         self.owner_id = owner_id or new_owner_id()
         self.store = store
         self._legacy = legacy

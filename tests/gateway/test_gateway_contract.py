@@ -600,3 +600,11 @@ def test_the_deprecated_and_single_operation_routes(h: Harness) -> None:
     assert h.http.post("/ops", json=[resize()]).json["fieldErrors"][0]["path"] == "[0].resizeServerGroup.cloudProvider"
     h.drive()
     assert len(h.legacy.executed) == 3
+
+
+def test_the_router_metrics_are_served_at_metrics(h: Harness) -> None:
+    h.post([create()])
+    h.drive()
+    text = h.http.get("/metrics").get_data(as_text=True)
+    assert 'cloudops_router_operations_total{error_kind="",operation="createServerGroup",path="legacy"' in text
+    assert "cloudops_router_decisions_total" in text
