@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from cloud.accounts import CachedAccounts as AccountsCache
 from cloud.errors import CloudError
 from cloud.model import Account
 from cloud.provider import CloudReader
@@ -139,28 +140,16 @@ class TemporalProgress:
 
 
 class CachedAccounts:
-    """The cloud's accounts, at most `ttl_s` old; the last list is served while the cloud cannot answer."""
+    """The cloud's accounts (cached in `cloud.accounts`); ServiceUnavailable when none could ever be read."""
 
     def __init__(self, reader: CloudReader, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._reader = reader
-        self._ttl = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._accounts: list[Account] | None = None
-        self._loaded_at = 0.0
+        self._cache = AccountsCache(reader, ttl_s, clock)
 
     def accounts(self) -> list[Account]:
-        with self._lock:
-            now = self._clock()
-            if self._accounts is None or now - self._loaded_at >= self._ttl:
-                try:
-                    self._accounts = list(self._reader.accounts())
-                except CloudError as exc:
-                    if self._accounts is None:
-                        raise ServiceUnavailable(f"cannot load the cloud's accounts: {exc.code}: {exc}") from exc
-                    return list(self._accounts)
-                self._loaded_at = now
-            return list(self._accounts)
+        try:
+            return self._cache.accounts()
+        except CloudError as exc:
+            raise ServiceUnavailable(f"cannot load the cloud's accounts: {exc.code}: {exc}") from exc
 
 
 def _json(response: httpx.Response) -> Any:
