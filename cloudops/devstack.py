@@ -5,9 +5,12 @@
    state in a SQLite file under the state directory, our search attributes registered);
 2. the sim cloud (`cloudops sim-cloud`);
 3. the durable worker (`cloudops worker`, with a Prometheus endpoint);
-4. the legacy Clouddriver (`cloudops clouddriver`), when that command exists in this checkout.
+4. the legacy Clouddriver (`cloudops clouddriver`), when that command exists in this checkout;
+5. the flag console (`cloudops console`) on the stack's SQLite database, with one editor whose random password
+   only this process knows (`console_login`): its configuration file holds the password's hash.
 `stop()` stops them in reverse order (SIGTERM, then SIGKILL after a grace period). Logs go to
-`<state dir>/logs/<service>.log`. `cloudops dev` runs it in the foreground; `cloudops demo` reuses it.
+`<state dir>/logs/<service>.log`. `restart_worker()` SIGKILLs the worker and starts it again, as a crash would.
+`cloudops dev` runs the stack in the foreground; `cloudops demo` reuses it.
 """
 
 from __future__ import annotations
@@ -22,18 +25,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 import click
 import httpx
+import yaml
 
 from durable_runner.contract import DEFAULT_TASK_QUEUE
 from durable_runner.search_attributes import dev_server_args
 
-__all__ = ["EmbeddedStack", "Service", "StackConfig", "StackError"]
+__all__ = ["ConsoleLogin", "EmbeddedStack", "Service", "StackConfig", "StackError"]
 
 
 class StackError(Exception):
@@ -59,6 +64,26 @@ class StackConfig:
     ui: bool = True
     startup_timeout_s: float = 60.0
     stop_timeout_s: float = 15.0
+    with_console: bool = True
+    console_port: int = 8090
+    console_user: str = "dev"
+    database_url: str | None = None  # None: the SQLite file <state dir>/cloudops.db
+    worker_health_poll_s: float = 2.0
+    clouddriver_settings: Mapping[str, str] = field(default_factory=dict)  # CLOUDDRIVER_<KEY> for its process
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'cloudops.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleLogin:
+    """Where the console is and how to sign in: the password exists only here and on the screen it is shown on."""
+
+    url: str
+    user: str
+    password: str
+    config_path: Path
 
 
 @dataclass(slots=True)
@@ -89,8 +114,13 @@ class EmbeddedStack:
         self.config = config
         self.services: list[Service] = []
         self.skipped: dict[str, str] = {}
+        self.console_login: ConsoleLogin | None = None
+        self.worker_restarts = 0
         self._echo = echo
         self._logs = config.state_dir / "logs"
+        # Every service is forked from this one thread. Linux sends PR_SET_PDEATHSIG when the *thread* that forked a
+        # child ends, not the process: a worker restarted from a short-lived thread would get SIGTERM with it.
+        self._spawner: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> EmbeddedStack:
         self.start()
@@ -130,6 +160,7 @@ class EmbeddedStack:
             self._start_sim()
             self._start_worker()
             self._start_clouddriver()
+            self._start_console()
         except BaseException:
             self.stop()
             raise
@@ -146,10 +177,37 @@ class EmbeddedStack:
                 except subprocess.TimeoutExpired:
                     service.process.kill()
                     service.process.wait(timeout=10)
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=False)
+            self._spawner = None
 
     def dead(self) -> list[Service]:
         """Services that exited while the stack was meant to run."""
         return [s for s in self.services if not s.alive()]
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def restart_worker(self, down_s: float = 0.0) -> float:
+        """SIGKILL the worker (no graceful shutdown: a crash), wait `down_s`, start it again and wait until it polls.
+
+        Returns how long the worker was gone, in seconds. Its running activities are retried by Temporal once their
+        heartbeat timeout passes; its workflows resume on the new process from their histories."""
+        old = self.service("worker")
+        if old is None:
+            raise StackError("the worker is not running: start the stack first")
+        index = self.services.index(old)
+        killed_at = time.monotonic()
+        self._echo("killing worker (SIGKILL)")
+        old.process.kill()
+        old.process.wait(timeout=10)
+        self.services.remove(old)
+        if down_s > 0:
+            time.sleep(down_s)
+        self._start_worker()
+        self.services.insert(index, self.services.pop())  # keep the stop order: before temporal, after the rest
+        self.worker_restarts += 1
+        return time.monotonic() - killed_at
 
     # -- the services -----------------------------------------------------------------------------------------
 
@@ -212,6 +270,8 @@ class EmbeddedStack:
             metrics,
             "--graceful-shutdown",
             "5",
+            "--health-poll",
+            str(cfg.worker_health_poll_s),
         )
         address = f"task queue {cfg.task_queue}"
         service = self._launch("worker", address, argv, extra={"worker-metrics": f"http://{metrics}/metrics"})
@@ -234,27 +294,78 @@ class EmbeddedStack:
         if "cloud" in params:
             args += ["--cloud", self.sim_url]
         url = f"http://{cfg.host}:{cfg.clouddriver_port}"
-        service = self._launch("clouddriver", url, _cloudops(*args))
+        env = {f"CLOUDDRIVER_{key.upper()}": value for key, value in cfg.clouddriver_settings.items()}
+        service = self._launch("clouddriver", url, _cloudops(*args), env=env)
         self._wait(service, lambda: _port_open(cfg.host, cfg.clouddriver_port))
+
+    def _start_console(self) -> None:
+        cfg = self.config
+        if not cfg.with_console:
+            self.skipped["console"] = "disabled"
+            return
+        if _command_params("console") is None:
+            self.skipped["console"] = "`cloudops console` does not exist in this checkout yet"
+            self._echo(f"skipping console: {self.skipped['console']}")
+            return
+        login = self._console_config()
+        args = ["console", "--host", cfg.host, "--port", str(cfg.console_port), "--db", cfg.database]
+        args += ["--config", str(login.config_path)]
+        # The console keeps its generated session key under CLOUDOPS_STATE_DIR: this stack's directory.
+        env = {"CLOUDOPS_STATE_DIR": str(cfg.state_dir)}
+        service = self._launch("console", login.url, _cloudops(*args), env=env)
+        self._wait(service, lambda: _http_ok(f"{login.url}/healthz"))
+        self.console_login = login
+
+    def _console_config(self) -> ConsoleLogin:
+        """A configuration file with one editor and a fresh random password (its hash only), readable by us alone."""
+        import secrets
+
+        from console.identity import hash_password
+
+        cfg = self.config
+        password = secrets.token_urlsafe(12)
+        settings = {
+            "console": {
+                "users": {cfg.console_user: {"role": "editor", "password_hash": hash_password(password)}},
+                "temporal_address": self.temporal_address,
+                "temporal_namespace": "default",
+                "temporal_ui_url": f"http://{cfg.host}:{cfg.ui_port}",
+            }
+        }
+        path = cfg.state_dir / "console.yaml"
+        path.write_text(yaml.safe_dump(settings, sort_keys=False))
+        path.chmod(0o600)
+        return ConsoleLogin(f"http://{cfg.host}:{cfg.console_port}", cfg.console_user, password, path)
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
-    def _launch(self, name: str, address: str, argv: list[str], *, extra: dict[str, str] | None = None) -> Service:
+    def _launch(
+        self,
+        name: str,
+        address: str,
+        argv: list[str],
+        *,
+        extra: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Service:
         log_path = self._logs / f"{name}.log"
         with log_path.open("ab") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
             log.flush()
             offset = log.tell()
-            process = subprocess.Popen(
+            if self._spawner is None:
+                self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-spawner")
+            process = self._spawner.submit(
+                subprocess.Popen,
                 argv,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=_child_environment(),
+                env={**_child_environment(), **(env or {})},
                 # Own session: Ctrl-C in the terminal reaches only us, and we stop the services in order.
                 start_new_session=True,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
+            ).result()
         service = Service(name, address, process, log_path, log_offset=offset, extra=dict(extra or {}))
         self.services.append(service)
         self._echo(f"starting {name}")
@@ -301,7 +412,8 @@ def _child_environment() -> dict[str, str]:
 
 
 def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if `cloudops dev` itself dies, so no service outlives the stack."""
+    """Linux: the child gets SIGTERM if `cloudops dev` itself dies (precisely: the thread that forked it ends), so no
+    service outlives the stack."""
     import ctypes
 
     pr_set_pdeathsig = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +28,13 @@ __all__ = ["command"]
 @click.option("--sim-port", type=click.IntRange(1, 65535), default=7010, help="Sim cloud port.")
 @click.option("--clouddriver-port", type=click.IntRange(1, 65535), default=7002, help="Legacy Clouddriver port.")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=9464, help="Worker Prometheus port.")
+@click.option("--console-port", type=click.IntRange(1, 65535), default=8090, help="Flag console port.")
 @click.option("--health-delay", type=click.FloatRange(min=0.0), default=1.0, help="Sim: seconds until healthy.")
 @click.option("--fault-rate", type=click.FloatRange(0.0, 1.0), default=0.0, help="Sim: transient fault rate.")
 @click.option("--seed", type=int, default=0, help="Sim: fault seed.")
 @click.option("--no-clouddriver", is_flag=True, help="Do not start the legacy Clouddriver.")
 @click.option("--no-ui", is_flag=True, help="Start Temporal without its Web UI.")
+@click.option("--no-console", is_flag=True, help="Do not start the flag console.")
 @click.option("--json", "as_json", is_flag=True, help="Print the addresses as one JSON object once ready.")
 def command(
     state_dir: Path | None,
@@ -41,17 +44,21 @@ def command(
     sim_port: int,
     clouddriver_port: int,
     metrics_port: int,
+    console_port: int,
     health_delay: float,
     fault_rate: float,
     seed: int,
     no_clouddriver: bool,
     no_ui: bool,
+    no_console: bool,
     as_json: bool,
 ) -> None:
     """Start the embedded stack: the Temporal dev server (state in <state dir>/temporal.db), the sim cloud, the
-    durable worker and the legacy Clouddriver; print every address; stop everything cleanly on Ctrl-C/SIGTERM.
+    durable worker, the legacy Clouddriver and the flag console; print every address; stop everything cleanly on
+    Ctrl-C/SIGTERM.
 
-    Logs: <state dir>/logs/<service>.log.
+    The console signs in user `dev` with a random password made at each start and printed once (its config file,
+    <state dir>/console.yaml, keeps only the hash). Logs: <state dir>/logs/<service>.log.
     """
     import signal
     import threading
@@ -67,6 +74,10 @@ def command(
         sim_port=sim_port,
         clouddriver_port=clouddriver_port,
         metrics_port=metrics_port,
+        console_port=console_port,
+        with_console=not no_console,
+        # The console edits the database the other commands use: CLOUDOPS_DATABASE_URL, else <state dir>/cloudops.db.
+        database_url=os.environ.get("CLOUDOPS_DATABASE_URL") or None,
         health_delay_s=health_delay,
         fault_rate=fault_rate,
         seed=seed,
@@ -101,8 +112,12 @@ def command(
 
 def _announce(stack: EmbeddedStack, as_json: bool) -> None:
     addresses = stack.addresses()
+    login = stack.console_login
     if as_json:
-        click.echo(json.dumps({"addresses": addresses, "skipped": stack.skipped, "ready": True}), nl=True)
+        document: dict[str, object] = {"addresses": addresses, "skipped": stack.skipped, "ready": True}
+        if login is not None:
+            document["console"] = {"url": login.url, "user": login.user, "password": login.password}
+        click.echo(json.dumps(document), nl=True)
         return
     labels = {
         "temporal": "Temporal gRPC",
@@ -111,6 +126,7 @@ def _announce(stack: EmbeddedStack, as_json: bool) -> None:
         "worker": "worker",
         "worker-metrics": "worker metrics",
         "clouddriver": "Clouddriver (legacy)",
+        "console": "flag console",
     }
     click.echo("cloudops dev stack ready:")
     for key, value in addresses.items():
@@ -118,4 +134,6 @@ def _announce(stack: EmbeddedStack, as_json: bool) -> None:
     for name, reason in stack.skipped.items():
         click.echo(f"  {name:<22} skipped: {reason}")
     click.echo(f"  {'state':<22} {stack.config.state_dir}")
+    if login is not None:
+        click.echo(f"Console login: user {login.user}, password {login.password} (a new one at every start)")
     click.echo("Press Ctrl-C to stop.")

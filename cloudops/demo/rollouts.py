@@ -1,0 +1,155 @@
+"""The demo's guarded rollouts: one per scope, started together, ticked on a timer, each move told as it happens.
+
+The plans are small so that they can progress within minutes: a step needs `min_ops` operations (or shadow
+comparisons) and `min_duration_s` seconds, and the gates' statistical minimums follow `min_ops`. The gates
+themselves are the production ones (`router.gates`): a scope advances, holds or rolls back on its own evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from flags import SHADOW_SAMPLE_KEY, FlagError, FlagStore
+from router.gates import Thresholds
+from router.rollout import RolloutController
+from router.rollout_errors import RolloutError
+from router.rollout_model import Rollout, RolloutPlan, RolloutStatus
+
+__all__ = [
+    "DEMO_ACTOR",
+    "RolloutSettings",
+    "RolloutTicker",
+    "describe",
+    "skip_racing_shadows",
+    "stage_of",
+    "start_rollouts",
+]
+
+log = logging.getLogger(__name__)
+
+DEMO_ACTOR = "cloudops-demo"
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSettings:
+    """The plan every demo rollout follows."""
+
+    steps: tuple[float, ...] = (50.0, 100.0)
+    min_ops: int = 10
+    min_duration_s: float = 10.0
+
+    def thresholds(self) -> Thresholds:
+        # Gate minimums follow min_ops so small demos can move; the latency test needs 8 samples at least.
+        return Thresholds(min_samples=max(1, self.min_ops), min_latency_samples=max(8, self.min_ops))
+
+    def plan(self, scope: Mapping[str, str]) -> RolloutPlan:
+        return RolloutPlan(
+            scope=dict(scope),
+            steps=self.steps,
+            min_ops=self.min_ops,
+            min_duration_s=self.min_duration_s,
+            thresholds=self.thresholds(),
+        )
+
+
+RACING_OPERATIONS = ("destroyServerGroup",)
+
+
+def skip_racing_shadows(flags: FlagStore) -> list[str]:
+    """Turn shadow sampling off for operations whose dry run races the real one; returns their names.
+
+    A shadow runs beside the authoritative call, not before it: when the real destroy is done first, the other
+    path's dry run finds no server group and reports NotFound, a mismatch that says nothing about either path.
+    An operator does the same with this flag (`cloudops flags set cloudops.shadow.sample_percent 0
+    --operation destroyServerGroup --reason ...`)."""
+    for operation in RACING_OPERATIONS:
+        flags.set_property(
+            SHADOW_SAMPLE_KEY,
+            0,
+            {"operation": operation},
+            actor=DEMO_ACTOR,
+            reason=f"the dry run of {operation} races the real one and finds the group already gone",
+        )
+    return list(RACING_OPERATIONS)
+
+
+def start_rollouts(
+    controller: RolloutController, scopes: Sequence[Mapping[str, str]], settings: RolloutSettings
+) -> list[Rollout]:
+    """A rollout per scope; each puts its scope in shadow at once."""
+    return [
+        controller.start(settings.plan(scope), actor=DEMO_ACTOR, reason="cloudops demo: guarded rollout")
+        for scope in scopes
+    ]
+
+
+def stage_of(rollout: Rollout) -> str:
+    """The stage a rollout holds its scope at (its last phase once it has ended)."""
+    return (rollout.target or rollout.phase).stage.value
+
+
+def describe(rollout: Rollout) -> str:
+    """Where a rollout is: `canary 50%`, `durable (completed)`, `shadow (rolled back)`."""
+    at = rollout.target.label() if rollout.target else rollout.phase.label()
+    if rollout.status is RolloutStatus.RUNNING:
+        return at
+    return f"{at} ({rollout.status.value.replace('_', ' ')})"
+
+
+class RolloutTicker:
+    """Ticks every running rollout every `interval_s` on a thread; `on_change` hears each move in plain words."""
+
+    def __init__(
+        self,
+        controller: RolloutController,
+        rollout_ids: Sequence[str],
+        *,
+        interval_s: float,
+        on_change: Callable[[Rollout, str], None],
+    ) -> None:
+        self._controller = controller
+        self._ids = tuple(rollout_ids)
+        self._interval_s = interval_s
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="demo-rollouts", daemon=True)
+        self._latest: dict[str, Rollout] = {}
+        self.errors = 0
+
+    def start(self) -> None:
+        self._latest = {r.id: r for r in (self._controller.get(i) for i in self._ids)}
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def current(self) -> list[Rollout]:
+        with self._lock:
+            return [self._latest[i] for i in self._ids if i in self._latest]
+
+    def tick_once(self) -> None:
+        """Tick the running rollouts of this demo now, and report every one that moved."""
+        with self._lock:
+            for rollout_id in self._ids:
+                before = self._latest.get(rollout_id)
+                if before is not None and not before.status.active:
+                    continue
+                try:
+                    after = self._controller.tick(rollout_id).rollout
+                except (RolloutError, FlagError) as exc:  # a busy SQLite file, say: the next tick tries again
+                    self.errors += 1
+                    log.warning("rollout %s: tick failed: %s", rollout_id, exc.message)
+                    continue
+                self._latest[rollout_id] = after
+                if before is not None and (describe(before) != describe(after)):
+                    self._on_change(after, f"{describe(before)} -> {describe(after)}")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.tick_once()
