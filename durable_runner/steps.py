@@ -34,6 +34,9 @@ from durable_runner.errors import RETRY_WINDOW_EXHAUSTED
 __all__ = ["StepRunner", "activity_failure"]
 
 
+PLAN_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+
+
 class StepRunner:
     """Runs the plan and step activities of one operation with the retry window and timeouts of its input."""
 
@@ -43,6 +46,9 @@ class StepRunner:
         self._window = window
         self._attempt = min(timedelta(seconds=inp.attempt_timeout_seconds), window)
         self._heartbeat = timedelta(seconds=inp.heartbeat_timeout_seconds)
+        # Planning is a handful of reads: a short attempt, so a worker that dies while planning costs a minute,
+        # not a whole attempt timeout, before another worker plans again.
+        self._plan_attempt = min(PLAN_ATTEMPT_TIMEOUT, self._attempt)
         self._retry = RetryPolicy(
             initial_interval=timedelta(seconds=1),
             backoff_coefficient=2.0,
@@ -58,7 +64,7 @@ class StepRunner:
                 CloudActivities.plan_operation,
                 PlanInput(inp.operation_id, inp.operation, inp.stage_context, inp.provider),
                 schedule_to_close_timeout=self._window,
-                start_to_close_timeout=self._attempt,
+                start_to_close_timeout=self._plan_attempt,
                 retry_policy=self._retry,
                 activity_id="plan",
                 summary="plan",

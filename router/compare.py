@@ -184,6 +184,12 @@ def compare(
     if candidate.failed_in_infrastructure:
         return Comparison(ComparisonOutcome.CANDIDATE_ERROR, notes=tuple(e.message for e in candidate.errors))
 
+    race = _removed_before_the_shadow_looked(operation, control, candidate)
+    if race is not None:
+        return Comparison(
+            ComparisonOutcome.IGNORED, (FieldDiff("rejected", None, "NotFound", ignored_by=race),), (race,)
+        )
+
     diffs = diff_values(control.comparable(), candidate.comparable())
     for comparator in comparators.get(operation, ()):
         diffs += comparator(control, candidate)
@@ -193,6 +199,23 @@ def compare(
     if all(d.ignored_by is not None for d in diffs):
         return Comparison(ComparisonOutcome.IGNORED, tuple(diffs))
     return Comparison(ComparisonOutcome.MISMATCH, tuple(diffs))
+
+
+_REMOVALS = frozenset({"destroyServerGroup", "deleteLoadBalancer", "terminateInstances"})
+
+
+def _removed_before_the_shadow_looked(operation: str, control: Observation, candidate: Observation) -> str | None:
+    """A removal the control executed and the shadow then found gone: a race of the two, not a disagreement.
+
+    The shadow plans beside the authoritative call; when the control has already destroyed the target, the dry run
+    can only say NotFound. That is counted as ignored, with this reason, never as a match or a mismatch.
+    """
+    if operation not in _REMOVALS or control.plan is None or control.status is not ResultStatus.SUCCEEDED:
+        return None
+    codes = {e.code for e in candidate.errors}
+    if candidate.plan is None and candidate.errors and codes == {"NotFound"}:
+        return "the control removed the target before the shadow planned (state race)"
+    return None
 
 
 def _apply_rules(operation: str, diff: FieldDiff, rules: Sequence[IgnoreRule], now: datetime) -> FieldDiff:

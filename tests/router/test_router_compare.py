@@ -115,3 +115,16 @@ def test_diff_values_reports_paths_into_lists_and_missing_keys() -> None:
         ("a[2]", None, 4),
         ("c", 1, None),
     ]
+
+
+def test_a_removal_the_shadow_found_already_gone_is_ignored_as_a_race_not_a_mismatch() -> None:
+    destroy = Mutation(0, MutationKind.DESTROY_SERVER_GROUP, "prod", "us-east-1", "myapp-main-v002")
+    plan = Plan("destroyServerGroup", (destroy,)).to_json()
+    control = _ok(Path.LEGACY, plan)
+    gone = (OperationError(ErrorKind.BUSINESS, "no server group myapp-main-v002", "NotFound"),)
+    candidate = Observation(Path.DURABLE, ResultStatus.FAILED, gone)
+    result = compare("destroyServerGroup", control, candidate, now=NOW)
+    assert result.outcome is ComparisonOutcome.IGNORED
+    assert "state race" in result.notes[0]
+    # The same rejection for an operation that creates is a real disagreement.
+    assert compare("resizeServerGroup", control, candidate, now=NOW).outcome is ComparisonOutcome.MISMATCH
