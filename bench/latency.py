@@ -1,0 +1,177 @@
+"""`cloudops bench latency`: end-to-end latency of one operation on every path, against the provider itself.
+
+The operation is a createServerGroup (one region, desired 1) in a cluster of its own, run sequentially N times per
+variant against one `cloudops sim-cloud` (no faults, no added latency, instances healthy at launch):
+- floor: the sim cloud over HTTP called directly, plan + apply + wait for healthy, as both paths do it;
+- legacy: `cloudops clouddriver` through LegacyRunner, polling every 5 s (Orca's interval) and every 1 s;
+- durable: DurableRunner against a Temporal dev server, with `cloudops worker` in a subprocess.
+Each variant first runs two untimed operations (connections, caches, imports). Nothing runs concurrently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench._support import Target, emit, summary_ms
+
+__all__ = ["command"]
+
+_WARMUP = 2
+
+
+def _context(cluster_detail: str) -> dict[str, Any]:
+    return {
+        "cloudProvider": "aws",
+        "credentials": "test",
+        "application": "latency",
+        "stack": "bench",
+        "freeFormDetails": cluster_detail,
+        "availabilityZones": {"us-east-1": ["us-east-1a"]},
+        "capacity": {"min": 1, "max": 1, "desired": 1},
+        "amiName": "latency-1.0.0-ami",
+        "instanceType": "m5.large",
+    }
+
+
+def _request(variant: str, i: int, nonce: str) -> Any:
+    from router.contract import OperationRequest
+
+    detail = f"{variant}{i}"
+    return OperationRequest(
+        f"lat-{nonce}-{detail}", "createServerGroup", "createServerGroup", "test", "latency", "aws", _context(detail)
+    )
+
+
+def _direct(cloud: Any, request: Any) -> bool:
+    """The floor: what either path does for this operation, with nothing in between (plan, apply, wait)."""
+    from cloud.catalogue import capacity_reached, parse_operation
+    from cloud.model import Capacity
+    from cloud.plan import apply_mutation, idempotency_token
+
+    operation = parse_operation(request.operation, request.context, provider="aws").operation
+    assert operation is not None, "the benchmark's own context must parse"
+    plan = operation.plan(cloud)
+    for m in plan.mutations:
+        apply_mutation(cloud, m, idempotency_token(request.operation_id, m.step))
+        wanted = Capacity.from_json(m.params["spec"]["capacity"])
+        while True:
+            group = cloud.describe_server_group(m.account, m.region, m.target)
+            if group is not None and capacity_reached(group, wanted):
+                break
+            time.sleep(0.005)
+    return True
+
+
+def _legacy(runner: Any, request: Any) -> bool:
+    return bool(runner.run(request).succeeded)
+
+
+def _measure(name: str, samples: int, call: Callable[[Any], bool], nonce: str) -> dict[str, Any]:
+    failures = 0
+    for i in range(_WARMUP):
+        call(_request(f"{name}w", i, nonce))
+    durations: list[float] = []
+    for i in range(samples):
+        request = _request(name, i, nonce)
+        started = time.perf_counter()
+        ok = call(request)
+        durations.append(time.perf_counter() - started)
+        failures += not ok
+    click.echo(f"{name}: {samples} operations", err=True)
+    return {**summary_ms(durations), "failed": failures}
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@click.option(
+    "--samples",
+    type=click.IntRange(1),
+    default=50,
+    show_default=True,
+    help="Operations per variant (the Orca-interval variant uses --orca-samples).",
+)
+@click.option(
+    "--orca-samples",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Operations for the legacy path at Orca's poll interval (each takes about that interval).",
+)
+@click.option(
+    "--orca-poll",
+    type=click.FloatRange(min=0.01),
+    default=5.0,
+    show_default=True,
+    help="Orca's poll interval, in seconds.",
+)
+@click.option(
+    "--fast-poll",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="The shorter poll interval compared with it.",
+)
+@click.option("--temporal-address", default=None, help="Use this Temporal server instead of starting a dev server.")
+def command(
+    as_json: bool, samples: int, orca_samples: int, orca_poll: float, fast_poll: float, temporal_address: str | None
+) -> None:
+    """Latency p50/p99 of one createServerGroup: the provider directly, legacy at two poll intervals, durable."""
+    from bench._services import Service, clouddriver, sim_cloud, start_together, temporal_dev_server, worker
+    from cloud.sim.client import SimCloudClient
+    from router.durable import DurableRunner
+    from router.legacy import LegacyRunner
+
+    started = time.monotonic()
+    nonce = uuid.uuid4().hex[:8]
+    variants: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="cloudops-bench-latency-") as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        sim = sim_cloud(workdir, health_delay_s=0.0)
+        service = clouddriver(workdir, sim.url, settings={"HEALTH_POLL_S": "0.005"})
+        services: list[Service] = [sim, service]
+        address = temporal_address
+        if address is None:
+            temporal = temporal_dev_server(workdir)
+            services.insert(0, temporal)
+            address = f"127.0.0.1:{temporal.port}"
+        for started_service in services:
+            stack.callback(started_service.kill)
+        start_together(*services)
+        task_queue = f"bench-latency-{nonce}"
+        process = worker(workdir, sim.url, address, task_queue, options=["--health-poll", "0.005"])
+        stack.callback(process.kill)
+        process.start()
+        cloud = stack.enter_context(SimCloudClient(sim.url))
+
+        variants["floor_direct_provider"] = _measure("floor", samples, lambda r: _direct(cloud, r), nonce)
+        for label, interval, n in (("orca", orca_poll, orca_samples), ("fast", fast_poll, samples)):
+            with LegacyRunner(service.url, poll_interval_s=interval) as legacy:
+                key = f"legacy_poll_{interval:g}s"
+                variants[key] = _measure(label, n, functools.partial(_legacy, legacy), nonce)
+                variants[key]["poll_interval_s"] = interval
+        durable = DurableRunner(address, task_queue=task_queue)
+        stack.callback(durable.close)
+        variants["durable"] = _measure("durable", samples, lambda r: durable.run(r).succeeded, nonce)
+
+    floor = variants["floor_direct_provider"]["p50_ms"]
+    durable_p50 = variants["durable"]["p50_ms"]
+    over_floor = {k: round(v["p50_ms"] - floor, 3) for k, v in variants.items() if k != "floor_direct_provider"}
+    report = {
+        "benchmark": "latency",
+        "operation": "createServerGroup, 1 region, desired 1, instances healthy at launch, no injected faults",
+        "variants": variants,
+        "baseline": "floor_direct_provider",
+        "p50_over_floor_ms": over_floor,
+        "ratios_p50_to_floor": {k: round(v["p50_ms"] / floor, 2) for k, v in variants.items() if floor > 0},
+        "targets": [Target.at_most("durable p50 - floor p50 (ms)", round(durable_p50 - floor, 3), 50).to_json()],
+    }
+    emit(report, started)
