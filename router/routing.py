@@ -214,28 +214,36 @@ class RoutingRunner:
         sample_percent = (
             self._default_sample if sample.default_used else _as_percent(sample.value, self._default_sample)
         )
+        owner, unknown_owner = self._current_owner(request.operation_id)
         chosen = route(
             decision,
             shadow_sample_percent=sample_percent,
             shadow_bucket=sample_bucket(request.operation_id),
-            owner=self._current_owner(request.operation_id),
+            owner=owner,
         )
         basis = "kill_switch" if decision.kill_switch else "default" if decision.default_used else "matched"
         if chosen.decision.reason.startswith("owned by"):
             basis = "owned"
+        if unknown_owner is not None:
+            basis = "ownership_unavailable"
+            reason = f"{unknown_owner}; the flags said: {decision.reason}"
+            chosen = replace(chosen, decision=replace(chosen.decision, reason=reason))
         self.metrics.decisions.labels(chosen.decision.stage, chosen.primary.value, basis).inc()
         return chosen
 
-    def _current_owner(self, operation_id: str) -> Path | None:
+    def _current_owner(self, operation_id: str) -> tuple[Path | None, str | None]:
+        """The recorded owner, or, when the store cannot say, the safe path and why it was chosen."""
         try:
             found = self._owners.owner(operation_id)
-            return found.path if found else None
+            return (found.path if found else None), None
         except sa.exc.SQLAlchemyError:
             # Without the ownership store, the durable path itself says whether it ever started this operation
             # (its workflow id derives from the operation id); if not, legacy is safe: a legacy retry dedupes.
             self.metrics.internal_errors.labels("ownership_store").inc()
             log.warning("ownership store unavailable; asking the durable path about %s", operation_id)
-            return Path.DURABLE if self._durable.has_started(operation_id) else Path.LEGACY
+            if self._durable.has_started(operation_id):
+                return Path.DURABLE, "ownership store unavailable: the durable path has this operation's workflow"
+            return Path.LEGACY, "ownership store unavailable and no workflow exists: legacy, where a retry dedupes"
 
     def _claim(self, request: OperationRequest, chosen: Route) -> Path:
         try:

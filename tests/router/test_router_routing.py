@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy as sa
 
 from flags import FlagTestData
 from router.compare import ComparisonOutcome
@@ -196,3 +197,29 @@ def test_a_retry_never_falls_back_once_an_earlier_attempt_may_have_started_the_w
     second = h.router.run(_request("op-retry"))
     assert second.status is ResultStatus.FAILED and second.path is Path.DURABLE
     assert h.legacy.executed == []
+
+
+class DownOwnership:
+    """An ownership store whose database is down."""
+
+    def owner(self, operation_id: str) -> None:
+        raise sa.exc.OperationalError("select", {}, Exception("connection refused"))
+
+    def claim(self, operation_id: str, path: Path, reason: str) -> None:
+        raise sa.exc.OperationalError("insert", {}, Exception("connection refused"))
+
+    def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
+        raise sa.exc.OperationalError("update", {}, Exception("connection refused"))
+
+
+def test_with_the_ownership_store_down_the_durable_path_says_who_owns_an_operation(h: Harness) -> None:
+    h.router._owners = DownOwnership()
+    h.flags.stage("complete")
+    fresh = h.router.run(_request("never-started"))
+    assert fresh.path is Path.LEGACY
+    assert fresh.decision is not None and "no workflow exists" in fresh.decision.reason
+    h.durable.run(_request("already-durable"))
+    known = h.router.run(_request("already-durable"))
+    assert known.path is Path.DURABLE and "has this operation's workflow" in known.decision.reason  # type: ignore[union-attr]
+    labels = {"stage": "complete", "path": "legacy", "basis": "ownership_unavailable"}
+    assert h.router.metrics.value("cloudops_router_decisions_total", labels) == 1
