@@ -45,7 +45,7 @@ _PORT = click.IntRange(1, 65535)
 @click.option(
     "--shadow-destroys",
     is_flag=True,
-    help="Shadow destroyServerGroup too: its dry run races the real destroy and reports NotFound mismatches.",
+    help="Shadow destroyServerGroup too: its dry run races the real destroy (counted as ignored state races).",
 )
 @click.option(
     "--state-dir",

@@ -53,12 +53,12 @@ def findings(s: DemoSummary) -> tuple[str, ...]:
             f"{len(s.killed_waits)} durable operations were running when the worker was killed and took "
             f"{format_duration(s.killed_waits[-1].duration_s)} to {format_duration(longest.duration_s)}: Temporal "
             "retried their lost attempt after its timeout (30s heartbeat timeout while applying a change; "
-            "planning has no heartbeat timeout, so a lost planning attempt waits for its 5-minute start-to-close)"
+            "a lost planning attempt times out after 60s)"
         )
     if s.unshadowed:
         notes.append(
             f"not shadowed: {', '.join(s.unshadowed)} (a dry run beside the real call finds the group already "
-            "gone; --shadow-destroys keeps them and shows those NotFound mismatches)"
+            "gone; --shadow-destroys keeps them, counted as ignored state races)"
         )
     rolled_back = [r for r in s.rollouts if r.status == "rolled_back"]
     if rolled_back:

@@ -220,7 +220,7 @@ class Demo:
                 for operation in unshadowed:
                     self.progress.event(
                         f"shadow sampling off for {operation}: its dry run races the real one (--shadow-destroys "
-                        "keeps it, and shows the NotFound mismatches that race makes)"
+                        "keeps it; that race is counted as ignored)"
                     )
             controller = RolloutController(store.engine, store)
             started = start_rollouts(controller, workload.scopes(), opts.rollout)
