@@ -32,7 +32,7 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _schema_ready(engine: sa.Engine, url: str) -> None:
+def _schema_ready(engine: sa.Engine) -> None:
     import migrations
 
     try:
@@ -53,7 +53,7 @@ def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None 
     from durable_runner.client import ConnectionSettings
 
     engine = sa.create_engine(config.database_url, pool_pre_ping=True)
-    _schema_ready(engine, config.database_url)
+    _schema_ready(engine)
     metrics = metrics or RouterMetrics()
     legacy = LegacyRunner(
         config.legacy_url, poll_interval_s=config.legacy_poll_interval_s, timeout_s=config.legacy_timeout_s

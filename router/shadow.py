@@ -73,6 +73,10 @@ class ShadowTicket:
         if not self._control.done():
             self._control.set_result(None)
 
+    async def control(self) -> Observation | None:
+        """The authoritative side's observation once it is in; None when the authoritative call was abandoned."""
+        return await asyncio.wrap_future(self._control)
+
 
 class ShadowExecutor:
     """Runs candidate dry runs in the background and publishes each comparison to `publish`."""
@@ -132,7 +136,7 @@ class ShadowExecutor:
             with self._lock:
                 self._in_flight -= 1
         try:
-            control = await asyncio.wrap_future(ticket._control)
+            control = await ticket.control()
             if control is None:
                 return
             comparison = compare(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from cloud.accounts import CachedAccounts as AccountsCache
+from cloud import accounts as cloud_accounts
 from cloud.errors import CloudError
 from cloud.model import Account
 from cloud.provider import CloudReader
@@ -143,7 +143,7 @@ class CachedAccounts:
     """The cloud's accounts (cached in `cloud.accounts`); ServiceUnavailable when none could ever be read."""
 
     def __init__(self, reader: CloudReader, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._cache = AccountsCache(reader, ttl_s, clock)
+        self._cache = cloud_accounts.CachedAccounts(reader, ttl_s, clock)
 
     def accounts(self) -> list[Account]:
         try:
