@@ -30,6 +30,7 @@ __all__ = [
     "Killer",
     "Service",
     "clouddriver",
+    "empty_shape_worker",
     "free_port",
     "sim_cloud",
     "start_together",
@@ -230,13 +231,14 @@ def _temporal_serving(service: Service) -> bool:
     return result.returncode == 0 and "SERVING" in result.stdout
 
 
-def temporal_dev_server(workdir: Path, *, db_file: Path | None = None) -> Service:
-    """`temporal server start-dev`, headless, with our search attributes; in memory unless `db_file` (not started)."""
-    from durable_runner.search_attributes import dev_server_args
+def temporal_dev_server(workdir: Path, *, db_file: Path | None = None, tuned: bool = True) -> Service:
+    """`temporal server start-dev`, headless, started as ours are (`tuned=False`: with the dev server's own
+    queue limits, see durable_runner/dev_server.py); in memory unless `db_file` (not started)."""
+    from durable_runner.dev_server import dev_server_args
 
     port = free_port()
     argv = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--headless"]
-    argv += ["--log-level", "error", *dev_server_args()]
+    argv += ["--log-level", "error", *dev_server_args(tuned=tuned)]
     if db_file is not None:
         argv += ["--db-filename", str(db_file)]
     return Service("temporal", argv, port, workdir / f"temporal-{port}.log", _temporal_serving)
@@ -266,6 +268,13 @@ def worker(
         return "worker ready" in service.output() and _port_open(metrics)
 
     return Service("worker", argv, metrics, workdir / f"worker-{task_queue}.log", ready)
+
+
+def empty_shape_worker(workdir: Path, temporal_address: str, task_queue: str) -> Service:
+    """`python -m bench.empty_shape` on `task_queue` (not started): see bench/empty_shape.py."""
+    argv = [sys.executable, "-m", "bench.empty_shape", temporal_address, task_queue]
+    log = workdir / f"empty-shape-{task_queue}.log"
+    return Service("empty-shape worker", argv, 0, log, lambda s: "worker ready" in s.output())
 
 
 class Killer:

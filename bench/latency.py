@@ -4,7 +4,12 @@ The operation is a createServerGroup (one region, desired 1) in a cluster of its
 variant against one `cloudops sim-cloud` (no faults, no added latency, instances healthy at launch):
 - floor: the sim cloud over HTTP called directly, plan + apply + wait for healthy, as both paths do it;
 - legacy: `cloudops clouddriver` through LegacyRunner, polling every 5 s (Orca's interval) and every 1 s;
-- durable: DurableRunner against a Temporal dev server, with `cloudops worker` in a subprocess.
+- durable: DurableRunner against a Temporal dev server started as ours are (durable_runner/dev_server.py), with
+  `cloudops worker` in a subprocess;
+- durable_dev_server_defaults: the same against a second dev server left at its own queue limits, to show what
+  that one setting is worth (skipped with --temporal-address);
+- temporal_empty_shape: an empty workflow of the durable path's shape (bench/empty_shape.py) on the first dev
+  server: Temporal's own share of the durable latency on this machine, so the report can say what is ours.
 Each variant first runs two untimed operations (connections, caches, imports). Nothing runs concurrently.
 """
 
@@ -45,7 +50,7 @@ def _context(cluster_detail: str) -> dict[str, Any]:
 def _request(variant: str, i: int, nonce: str) -> Any:
     from router.contract import OperationRequest
 
-    detail = f"{variant}{i}"
+    detail = f"{variant.replace('_', '')}{i}"
     return OperationRequest(
         f"lat-{nonce}-{detail}", "createServerGroup", "createServerGroup", "test", "latency", "aws", _context(detail)
     )
@@ -73,6 +78,18 @@ def _direct(cloud: Any, request: Any) -> bool:
 
 def _legacy(runner: Any, request: Any) -> bool:
     return bool(runner.run(request).succeeded)
+
+
+def _durable(runner: Any, request: Any) -> bool:
+    return bool(runner.run(request).succeeded)
+
+
+def _empty_shape(loop: Any, client: Any, task_queue: str, request: Any) -> bool:
+    from bench.empty_shape import WORKFLOW_TYPE
+
+    workflow_id = f"empty-{request.operation_id}"
+    result = loop.run(client.execute_workflow(WORKFLOW_TYPE, workflow_id, id=workflow_id, task_queue=task_queue))
+    return bool(result)
 
 
 def _measure(name: str, samples: int, call: Callable[[Any], bool], nonce: str) -> dict[str, Any]:
@@ -125,8 +142,19 @@ def command(
     as_json: bool, samples: int, orca_samples: int, orca_poll: float, fast_poll: float, temporal_address: str | None
 ) -> None:
     """Latency p50/p99 of one createServerGroup: the provider directly, legacy at two poll intervals, durable."""
-    from bench._services import Service, clouddriver, sim_cloud, start_together, temporal_dev_server, worker
+    from temporalio.client import Client
+
+    from bench._services import (
+        Service,
+        clouddriver,
+        empty_shape_worker,
+        sim_cloud,
+        start_together,
+        temporal_dev_server,
+        worker,
+    )
     from cloud.sim.client import SimCloudClient
+    from durable_runner.loop import BackgroundLoop
     from router.durable import DurableRunner
     from router.legacy import LegacyRunner
 
@@ -138,18 +166,21 @@ def command(
         sim = sim_cloud(workdir, health_delay_s=0.0)
         service = clouddriver(workdir, sim.url, settings={"HEALTH_POLL_S": "0.005"})
         services: list[Service] = [sim, service]
-        address = temporal_address
-        if address is None:
-            temporal = temporal_dev_server(workdir)
-            services.insert(0, temporal)
-            address = f"127.0.0.1:{temporal.port}"
+        durable_servers = {"durable": temporal_address}
+        if temporal_address is None:
+            for key, tuned in (("durable", True), ("durable_dev_server_defaults", False)):
+                temporal = temporal_dev_server(workdir, tuned=tuned)
+                services.insert(0, temporal)
+                durable_servers[key] = f"127.0.0.1:{temporal.port}"
         for started_service in services:
             stack.callback(started_service.kill)
         start_together(*services)
         task_queue = f"bench-latency-{nonce}"
-        process = worker(workdir, sim.url, address, task_queue, options=["--health-poll", "0.005"])
-        stack.callback(process.kill)
-        process.start()
+        for address in durable_servers.values():
+            assert address is not None
+            process = worker(workdir, sim.url, address, task_queue, options=["--health-poll", "0.005"])
+            stack.callback(process.kill)
+            process.start()
         cloud = stack.enter_context(SimCloudClient(sim.url))
 
         variants["floor_direct_provider"] = _measure("floor", samples, lambda r: _direct(cloud, r), nonce)
@@ -158,13 +189,26 @@ def command(
                 key = f"legacy_poll_{interval:g}s"
                 variants[key] = _measure(label, n, functools.partial(_legacy, legacy), nonce)
                 variants[key]["poll_interval_s"] = interval
-        durable = DurableRunner(address, task_queue=task_queue)
-        stack.callback(durable.close)
-        variants["durable"] = _measure("durable", samples, lambda r: durable.run(r).succeeded, nonce)
+        for key, address in durable_servers.items():
+            assert address is not None
+            durable = DurableRunner(address, task_queue=task_queue)
+            stack.callback(durable.close)
+            variants[key] = _measure(key, samples, functools.partial(_durable, durable), nonce)
+        address = durable_servers["durable"]
+        assert address is not None
+        shape_worker = empty_shape_worker(workdir, address, f"{task_queue}-empty")
+        stack.callback(shape_worker.kill)
+        shape_worker.start()
+        loop = BackgroundLoop()
+        stack.callback(loop.close)
+        client = loop.run(Client.connect(address))
+        empty = functools.partial(_empty_shape, loop, client, f"{task_queue}-empty")
+        variants["temporal_empty_shape"] = _measure("temporal_empty_shape", samples, empty, nonce)
 
     floor = variants["floor_direct_provider"]["p50_ms"]
     durable_p50 = variants["durable"]["p50_ms"]
     over_floor = {k: round(v["p50_ms"] - floor, 3) for k, v in variants.items() if k != "floor_direct_provider"}
+    empty_p50 = variants["temporal_empty_shape"]["p50_ms"]
     report = {
         "benchmark": "latency",
         "operation": "createServerGroup, 1 region, desired 1, instances healthy at launch, no injected faults",
@@ -172,6 +216,11 @@ def command(
         "baseline": "floor_direct_provider",
         "p50_over_floor_ms": over_floor,
         "ratios_p50_to_floor": {k: round(v["p50_ms"] / floor, 2) for k, v in variants.items() if floor > 0},
+        # What the durable path adds beyond the floor, split: Temporal's empty workflow of the same shape, the rest.
+        "durable_over_floor_split_ms": {
+            "temporal_empty_shape": round(empty_p50, 3),
+            "ours": round(durable_p50 - floor - empty_p50, 3),
+        },
         "targets": [Target.at_most("durable p50 - floor p50 (ms)", round(durable_p50 - floor, 3), 50).to_json()],
     }
     emit(report, started)

@@ -36,7 +36,7 @@ import httpx
 import yaml
 
 from durable_runner.contract import DEFAULT_TASK_QUEUE
-from durable_runner.search_attributes import dev_server_args
+from durable_runner.dev_server import dev_server_args
 
 __all__ = ["ConsoleLogin", "EmbeddedStack", "Service", "StackConfig", "StackError"]
 

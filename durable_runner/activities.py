@@ -4,7 +4,7 @@
 activities are synchronous and run on the worker's thread pool, because providers are synchronous.
 
 - `plan_operation` checks the operation against the cloud's accounts and plans it: reads only, so a dry run
-  (and a shadow) uses it alone.
+  (and a shadow) uses it alone. The workflow runs its first attempt as a local activity (`StepRunner.plan`).
 - `execute_step` applies one mutation under the token the workflow derived from the operation id and the step,
   then, when the mutation asks for it, waits until the server group's desired capacity is healthy. The wait
   heartbeats; the heartbeat details record what is already done (the mutation's result, the polls so far), so
@@ -106,8 +106,9 @@ class CloudActivities:
                 result = apply_mutation(self._provider, mutation, inp.token)
             except CloudError as err:
                 raise application_error(err) from err
+            # No heartbeat here: the wait below records `applied` in its first heartbeat, and a retry that comes
+            # before it applies again under the same token, which the cloud answers without a second mutation.
             done = StepProgress(applied=True, result=result, polls=0)
-            activity.heartbeat(done.to_details())
             activity.logger.info("applied %s %s (%s)", mutation.kind.value, mutation.target, inp.operation_id)
         if mutation.wait_for_healthy:
             done = self._wait_until_healthy(mutation, done)

@@ -2,8 +2,9 @@
 
 They make operations filterable in Temporal's UI and `temporal workflow list --query`, e.g.
 `Application = 'myapp' AND Operation = 'createServerGroup'`. The embedded dev server registers them at start
-(`--search-attribute Name=Keyword`); a self-hosted cluster through `ensure_registered` (the operator API,
-`cloudops worker --register-search-attributes`); Temporal Cloud through its UI or `tcld`.
+(`--search-attribute Name=Keyword`, see `durable_runner.dev_server`); a self-hosted cluster through
+`ensure_registered` (the operator API, `cloudops worker --register-search-attributes`); Temporal Cloud through
+its UI or `tcld`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ __all__ = [
     "PROVIDER",
     "SEARCH_ATTRIBUTES",
     "STAGE_TYPE",
-    "dev_server_args",
     "ensure_registered",
     "missing_attributes",
     "typed_attributes",
@@ -54,14 +54,6 @@ def typed_attributes(dimensions: Mapping[str, str]) -> TypedSearchAttributes:
         if (value := dimensions.get(name, "")) != ""
     ]
     return TypedSearchAttributes(pairs)
-
-
-def dev_server_args() -> list[str]:
-    """`temporal server start-dev` arguments that register every attribute."""
-    args: list[str] = []
-    for key in SEARCH_ATTRIBUTES:
-        args += ["--search-attribute", f"{key.name}=Keyword"]
-    return args
 
 
 async def missing_attributes(client: Client) -> list[str]:

@@ -13,6 +13,7 @@ This module runs inside the workflow sandbox.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeGuard
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -35,6 +36,10 @@ __all__ = ["StepRunner", "activity_failure"]
 
 
 PLAN_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+# The patch under which planning first tries once in the worker, as a local activity (see `StepRunner.plan`),
+# and how long that attempt may take before planning moves to the regular activity.
+PLAN_LOCALLY_FIRST = "plan-locally-first"
+LOCAL_PLAN_TIMEOUT = timedelta(seconds=10)
 
 
 class StepRunner:
@@ -57,12 +62,40 @@ class StepRunner:
         )
 
     async def plan(self) -> PlanOutput | WorkflowError:
-        """Check the operation against the cloud's accounts and plan it (reads only)."""
+        """Check the operation against the cloud's accounts and plan it (reads only).
+
+        The first attempt runs as a local activity: in the worker that holds the workflow task, inside that task,
+        so a healthy operation costs one workflow task and one server round trip fewer (the plan lands in a
+        marker). Planning only reads and is short, which is what local activities suit. If that one attempt
+        fails for a reason worth retrying (the cloud throttled, timed out, was down), planning goes on as the
+        regular `plan_operation` activity under the step's whole retry window: the server owns those retries, so
+        a long outage adds no events to the history and a worker that dies mid-attempt is replaced after the
+        attempt timeout. A refusal from the first attempt is final at once, as it is from any attempt.
+        Executions started before this (patch `PLAN_LOCALLY_FIRST`) replay with the activity alone.
+        """
         inp = self._inp
+        arg = PlanInput(inp.operation_id, inp.operation, inp.stage_context, inp.provider)
+        if workflow.patched(PLAN_LOCALLY_FIRST):
+            try:
+                return await workflow.execute_local_activity_method(
+                    CloudActivities.plan_operation,
+                    arg,
+                    start_to_close_timeout=min(LOCAL_PLAN_TIMEOUT, self._plan_attempt),
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                    activity_id="plan-local",
+                    summary="plan (first attempt, in the worker)",
+                )
+            except FailureError as err:  # an ActivityError, or (core's choice) the attempt's own failure
+                cause = err.cause if isinstance(err, ActivityError) else err
+                if isinstance(cause, CancelledError):
+                    raise
+                if _refusal(cause):
+                    return _business_error(cause)
+                workflow.logger.info("planning in the worker failed (%s); retrying as an activity", cause)
         try:
             return await workflow.execute_activity_method(
                 CloudActivities.plan_operation,
-                PlanInput(inp.operation_id, inp.operation, inp.stage_context, inp.provider),
+                arg,
                 schedule_to_close_timeout=self._window,
                 start_to_close_timeout=self._plan_attempt,
                 retry_policy=self._retry,
@@ -96,8 +129,8 @@ def activity_failure(err: ActivityError, what: str, window: timedelta) -> Workfl
     cause = err.cause
     if isinstance(cause, CancelledError):
         raise err
-    if isinstance(cause, ApplicationError) and cause.non_retryable:
-        return WorkflowError(ErrorKind.BUSINESS, cause.message, code=cause.type or "")
+    if _refusal(cause):
+        return _business_error(cause)
     last = _deepest_message(err)
     if err.retry_state is RetryState.TIMEOUT:
         seconds = int(window.total_seconds())
@@ -108,6 +141,16 @@ def activity_failure(err: ActivityError, what: str, window: timedelta) -> Workfl
         )
     state = err.retry_state.name if err.retry_state is not None else "UNSPECIFIED"
     return WorkflowError(ErrorKind.INFRASTRUCTURE, f"{what} failed ({state}): {last}", code="ActivityFailed")
+
+
+def _refusal(cause: BaseException | None) -> TypeGuard[ApplicationError]:
+    """The cloud (or the catalogue) refused: a non-retryable application error, which no retry can change."""
+    return isinstance(cause, ApplicationError) and cause.non_retryable
+
+
+def _business_error(refusal: ApplicationError) -> WorkflowError:
+    """A refusal as the workflow reports it: kind business, the cloud error code kept."""
+    return WorkflowError(ErrorKind.BUSINESS, refusal.message, code=refusal.type or "")
 
 
 def _deepest_message(err: BaseException) -> str:

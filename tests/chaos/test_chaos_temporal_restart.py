@@ -19,7 +19,7 @@ from infra import Process, cloudops_argv, free_port, http_ok, start_process, ven
 from cloud.plan import MutationKind
 from cloud.sim import summarise_journal
 from cloud.sim.client import SimCloudClient
-from durable_runner.search_attributes import dev_server_args
+from durable_runner.dev_server import dev_server_args
 from router.contract import OperationRequest, Path as RoutePath
 from router.durable import DurableRunner
 

@@ -27,14 +27,14 @@ def _history(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"cloudop-{path.stem}", path.read_text())
 
 
-def test_the_histories_cover_the_outcomes() -> None:
-    assert {p.stem for p in HISTORIES} >= {
-        "deploy_two_regions",
-        "deploy_rolled_back",
-        "resize_refused",
-        "bad_payload",
-        "resize_dry_run",
-    }
+def test_the_histories_cover_the_outcomes_before_and_after_planning_moved_into_the_worker() -> None:
+    outcomes = {"deploy_two_regions", "deploy_rolled_back", "resize_refused", "resize_dry_run"}
+    assert {p.stem for p in HISTORIES} >= outcomes | {"bad_payload", "plan_cloud_down"}
+    # v1: executions started before the `plan-locally-first` patch, which must go on replaying after it.
+    assert {p.stem for p in HISTORIES} >= {f"{name}.v1" for name in outcomes}
+    for name in outcomes:  # the patch leaves a `core_patch` marker in the histories recorded after it
+        assert "core_patch" in (HISTORIES[0].parent / f"{name}.json").read_text()
+        assert "core_patch" not in (HISTORIES[0].parent / f"{name}.v1.json").read_text()
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

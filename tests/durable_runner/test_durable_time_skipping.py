@@ -62,6 +62,16 @@ async def _attempts(handle: WorkflowHandle[UntypedCloudOperationRunner, Workflow
     ]
 
 
+async def _local_attempts(handle: WorkflowHandle[UntypedCloudOperationRunner, WorkflowResult]) -> int:
+    history = await handle.fetch_history()
+    return sum(
+        1
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+
+
 async def test_a_cloud_down_for_two_hours_exhausts_the_default_retry_window(skipping_env: WorkflowEnvironment) -> None:
     sim = virtual_sim(health_delay_s=0)
     sim.set_hard_down(account="test")
@@ -69,10 +79,12 @@ async def test_a_cloud_down_for_two_hours_exhausts_the_default_retry_window(skip
         "createServerGroup", create_context(), retry_window_seconds=7200, max_retry_interval_seconds=60
     )
     async with running_worker(skipping_env.client, sim, ONE_POLL_PER_ATTEMPT) as tq:
-        result, took, _ = await _run(skipping_env, tq, inp)
+        result, took, handle = await _run(skipping_env, tq, inp)
     assert not result.ok
     assert [(e.kind, e.code) for e in result.errors] == [(ErrorKind.INFRASTRUCTURE, RETRY_WINDOW_EXHAUSTED)]
     assert "is down" in result.errors[0].message
+    # One attempt in the worker, then the server's retries of the plan activity (no history events of their own).
+    assert await _local_attempts(handle) == 1 and len(await _attempts(handle)) == 1
     # The server gives up at the last attempt whose backoff still fits the window (at most one interval early).
     assert timedelta(hours=2) - timedelta(seconds=60) <= took <= timedelta(hours=2, minutes=1)
     assert sim.journal() == []
@@ -134,7 +146,9 @@ async def test_a_refusal_fails_at_once_instead_of_retrying_for_two_hours(skippin
     async with running_worker(skipping_env.client, sim, ONE_POLL_PER_ATTEMPT) as tq:
         result, took, handle = await _run(skipping_env, tq, inp)
     assert [(e.kind, e.code) for e in result.errors] == [(ErrorKind.BUSINESS, "NotFound")]
-    assert await _attempts(handle) == [1]
+    # Planning refused on its first attempt, in the worker (a local activity): no activity task, no retry.
+    assert await _attempts(handle) == []
+    assert await _local_attempts(handle) == 1
     assert took < timedelta(seconds=30)
 
 

@@ -36,10 +36,11 @@ from durable_runner.contract import (
     input_problems,
     workflow_id_for,
 )
+from durable_runner.dev_server import dev_server_args
 from durable_runner.errors import CAPACITY_NOT_HEALTHY, RETRY_WINDOW_EXHAUSTED, ConnectionConfigError
 from durable_runner.operations import _maybe_applied
 from durable_runner.progress import ProgressTracker
-from durable_runner.search_attributes import SEARCH_ATTRIBUTES, dev_server_args, typed_attributes
+from durable_runner.search_attributes import SEARCH_ATTRIBUTES, typed_attributes
 from durable_runner.steps import activity_failure
 
 CONVERTER = DataConverter.default.payload_converter
@@ -197,14 +198,15 @@ def test_plan_activity_turns_a_refusal_into_a_non_retryable_failure() -> None:
 
 
 def test_step_applies_once_heartbeats_and_resumes_from_heartbeat_details() -> None:
-    sim = SimCloud(health_delay_s=0)
+    sim = SimCloud(health_delay_s=0.05)
     acts = CloudActivities(sim, poll_interval_s=0.01)
     env = ActivityEnvironment()
     beats: list[object] = []
     env.on_heartbeat = lambda *details: beats.append(details[0])
     first = env.run(acts.execute_step, _step_input(sim, _create_mutation()))
     assert not first.resumed and first.result["name"] == "myapp-main-v001"
-    assert beats and beats[0] == {"applied": True, "result": first.result, "polls": 0}
+    # The wait's first heartbeat (the group not healthy yet) records that the mutation is applied.
+    assert beats and beats[0] == {"applied": True, "result": first.result, "polls": 1}
     assert len(sim.journal()) == 1
 
     # A later attempt that finds "applied" in the heartbeat details resumes the wait; the cloud sees no new call.
@@ -213,6 +215,15 @@ def test_step_applies_once_heartbeats_and_resumes_from_heartbeat_details() -> No
     second = retry.run(acts.execute_step, _step_input(sim, _create_mutation()))
     assert second.resumed and second.result == first.result
     assert len(sim.journal()) == 1
+
+
+def test_a_step_healthy_at_once_returns_without_a_heartbeat() -> None:
+    sim = SimCloud(health_delay_s=0)
+    env = ActivityEnvironment()
+    beats: list[object] = []
+    env.on_heartbeat = lambda *details: beats.append(details[0])
+    done = env.run(CloudActivities(sim, poll_interval_s=0.01).execute_step, _step_input(sim, _create_mutation()))
+    assert done.polls == 1 and beats == []
 
 
 def test_a_wait_longer_than_its_slice_hands_back_to_the_retry_policy() -> None:
@@ -259,6 +270,13 @@ def test_search_attributes_from_dimensions() -> None:
     assert {p.key.name: p.value for p in attrs} == {"Application": "myapp", "Account": "prod", "Operation": "x"}
     assert [k.name for k in SEARCH_ATTRIBUTES] == ["Application", "Account", "Operation", "Provider", "StageType"]
     assert "StageType=Keyword" in dev_server_args()
+
+
+def test_dev_server_args_raise_the_transfer_queue_read_limit_unless_untuned() -> None:
+    tuned, untuned = dev_server_args(), dev_server_args(tuned=False)
+    assert "history.transferProcessorMaxPollRPS=1000" in tuned
+    assert tuned[tuned.index("history.transferProcessorMaxPollRPS=1000") - 1] == "--dynamic-config-value"
+    assert "--dynamic-config-value" not in untuned and "StageType=Keyword" in untuned
 
 
 def test_settings_read_temporal_environment_then_explicit_values(

@@ -187,7 +187,7 @@ async def test_a_refusal_by_the_cloud_is_a_business_failure_without_retries(temp
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
     ]
-    assert attempts == [1, 1]  # plan, then the refused step: once each
+    assert attempts == [1]  # the refused step, once (planning ran in the worker, a local activity)
 
 
 async def test_a_repeated_start_attaches_to_the_running_execution(temporal_env: object) -> None:

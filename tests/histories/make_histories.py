@@ -29,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from cloud.sim import SimCloud  # noqa: E402
 from durable_runner.contract import WaitInput, WorkflowInput, WorkflowResult, workflow_id_for  # noqa: E402
+from durable_runner.dev_server import dynamic_config_args  # noqa: E402
 from durable_runner.search_attributes import SEARCH_ATTRIBUTES  # noqa: E402
 from durable_runner.worker import WorkerTuning  # noqa: E402
 from durable_runner.workflows import UntypedCloudOperationRunner  # noqa: E402
@@ -88,19 +89,30 @@ async def resize_dry_run(client: Client) -> Handle:
     return await _run(client, sim, workflow_input("resizeServerGroup", context, operation_id="hist-dry", dry_run=True))
 
 
+async def plan_cloud_down(client: Client) -> Handle:
+    """Planning fails in the worker, goes on as the plan activity, and runs out of its 3 s window."""
+    sim = SimCloud(health_delay_s=0)
+    sim.set_hard_down(account="test")
+    inp = workflow_input("createServerGroup", create_context(), operation_id="hist-plan-down", retry_window_seconds=3)
+    return await _run(client, sim, inp)
+
+
 SCENARIOS: dict[str, Callable[[Client], Awaitable[Handle]]] = {
     "deploy_two_regions": deploy_two_regions,
     "deploy_rolled_back": deploy_rolled_back,
     "resize_refused": resize_refused,
     "bad_payload": bad_payload,
     "resize_dry_run": resize_dry_run,
+    "plan_cloud_down": plan_cloud_down,
 }
 
 
 async def main() -> None:
     path = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=path, search_attributes=list(SEARCH_ATTRIBUTES)
+        dev_server_existing_path=path,
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_extra_args=dynamic_config_args(),
     )
     async with env:
         for name, scenario in SCENARIOS.items():

@@ -1,0 +1,58 @@
+"""An empty workflow of the durable path's shape, to tell Temporal's share of its latency from ours.
+
+`EmptyShape` does what `UntypedCloudOperationRunner` does for a one-step operation, with no work in it: a first
+workflow task that runs a local activity, one regular activity, a last workflow task that completes. Its
+activities return at once. The latency benchmark runs it through the same dev server, in a worker process of its
+own, sandboxed like ours (`python -m bench.empty_shape ADDRESS TASK_QUEUE`, which prints "worker ready").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+__all__ = ["EmptyShape", "WORKFLOW_TYPE", "main"]
+
+WORKFLOW_TYPE = "CloudopsBenchEmptyShape"
+
+
+@activity.defn(name="cloudops_bench_empty")
+def empty(step: str) -> dict[str, str]:
+    return {"step": step}
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class EmptyShape:
+    @workflow.run
+    async def run(self, operation_id: str) -> dict[str, str]:
+        timeout = timedelta(seconds=10)
+        await workflow.execute_local_activity(empty, "plan", start_to_close_timeout=timeout)
+        return await workflow.execute_activity(empty, "apply", start_to_close_timeout=timeout)
+
+
+async def _serve(address: str, task_queue: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    client = await Client.connect(address)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        worker = Worker(
+            client, task_queue=task_queue, workflows=[EmptyShape], activities=[empty], activity_executor=executor
+        )
+        async with worker:
+            print("worker ready", flush=True)
+            await asyncio.Event().wait()
+
+
+def main(argv: list[str]) -> None:
+    address, task_queue = argv
+    asyncio.run(_serve(address, task_queue))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

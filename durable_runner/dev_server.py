@@ -1,0 +1,39 @@
+"""How every Temporal dev server of ours starts: `cloudops dev`, the demo, the benchmarks and the tests.
+
+Two things on top of `temporal server start-dev`: our search attributes, registered at start, and one queue
+limit raised. The dev server keeps every workflow on a single history shard, and a shard's transfer queue (which
+hands each new workflow task to matching) reads at most `history.transferProcessorMaxPollRPS` times a second, 20
+by default. One cloud operation makes a workflow task every few milliseconds, so with the default each of them
+waited up to 50 ms for the queue's next read: `cloudops bench latency` measures the difference in the same run
+(its `durable_dev_server_defaults` variant). A production cluster spreads workflows over hundreds of shards, each
+with its own reader; docs/production.md says when the same setting matters there.
+"""
+
+from __future__ import annotations
+
+from durable_runner.search_attributes import SEARCH_ATTRIBUTES
+
+__all__ = ["DEV_SERVER_DYNAMIC_CONFIG", "dev_server_args", "dynamic_config_args", "search_attribute_args"]
+
+DEV_SERVER_DYNAMIC_CONFIG: dict[str, int] = {"history.transferProcessorMaxPollRPS": 1000}
+
+
+def search_attribute_args() -> list[str]:
+    """`--search-attribute Name=Keyword` for each of our attributes."""
+    args: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        args += ["--search-attribute", f"{key.name}=Keyword"]
+    return args
+
+
+def dynamic_config_args(config: dict[str, int] = DEV_SERVER_DYNAMIC_CONFIG) -> list[str]:
+    """`--dynamic-config-value KEY=VALUE` for each setting."""
+    args: list[str] = []
+    for key, value in config.items():
+        args += ["--dynamic-config-value", f"{key}={value}"]
+    return args
+
+
+def dev_server_args(*, tuned: bool = True) -> list[str]:
+    """`temporal server start-dev` arguments: our search attributes and, unless `tuned` is false, our settings."""
+    return search_attribute_args() + (dynamic_config_args() if tuned else [])
