@@ -67,7 +67,7 @@ from router.contract import (
 )
 from router.errors import ConfigurationError, RunnerUnavailable, UnknownHandle
 
-__all__ = ["DurableRunner", "to_operation_result", "to_workflow_input"]
+__all__ = ["DurableRunner", "start_options", "to_operation_result", "to_workflow_input"]
 
 T = TypeVar("T")
 
@@ -289,15 +289,9 @@ class DurableRunner:
             return await client.start_workflow(
                 WORKFLOW_TYPE,
                 inp,
-                id=workflow_id,
-                task_queue=self.task_queue,
                 result_type=WorkflowResult,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=typed_attributes(request.dimensions()),
-                memo={"decision": decision.to_json()} if decision is not None else None,
-                static_summary=f"{request.operation} {request.application} {request.account}".strip(),
                 rpc_timeout=self._rpc_timeout,
+                **start_options(request, self.task_queue, decision, dry_run=dry_run),
             )
         except WorkflowAlreadyStartedError:  # it ran and closed: attach to its result, never run it again
             return client.get_workflow_handle(workflow_id, result_type=WorkflowResult)
@@ -387,6 +381,23 @@ class DurableRunner:
         status = description.status.name.lower() if description.status else "unknown"
         failed = _failed(operation_id, wf.id, decision, submitted, f"workflow {wf.id} ended {status}")
         return replace(failed, timings=Timings(submitted, finished))
+
+
+def start_options(
+    request: OperationRequest, task_queue: str, decision: RouteDecision | None, *, dry_run: bool = False
+) -> dict[str, Any]:
+    """How DurableRunner starts an operation's workflow, beyond its input: the id (from the operation id), attach
+    to a running execution and never rerun a closed one, the search attributes, the decision in the memo, and a
+    summary for Temporal's UI. `cloudops bench throughput` starts its raw-client baseline with the same."""
+    return {
+        "id": workflow_id_for(request.operation_id, dry_run=dry_run),
+        "task_queue": task_queue,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "search_attributes": typed_attributes(request.dimensions()),
+        "memo": {"decision": decision.to_json()} if decision is not None else None,
+        "static_summary": f"{request.operation} {request.application} {request.account}".strip(),
+    }
 
 
 def _context_decision(request: OperationRequest) -> RouteDecision | None:

@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from flags import FlagClient
+from flags.errors import StoreUnavailable
+from flags.sql_engine import make_engine
 from router.config import RouterConfig
 from router.durable import DurableRunner
 from router.errors import ConfigurationError
@@ -25,11 +27,21 @@ from router.records import BufferedRecorder, SqlRecordStore
 from router.routing import RoutingRunner
 from router.shadow import ShadowExecutor, ShadowSettings
 
-__all__ = ["build_routing_runner"]
+__all__ = ["build_routing_runner", "database_engine"]
 
 
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
+
+
+def database_engine(url: str) -> sa.Engine:
+    """The engine for the router's tables, made as the flag store makes its own (one database, one way to open
+    it): PostgreSQL URLs on psycopg 3; a SQLite file in WAL mode with a busy timeout, so the flag client, the
+    ownership claims and the record writer of one process wait for each other instead of failing "locked"."""
+    try:
+        return make_engine(url)
+    except StoreUnavailable as exc:
+        raise ConfigurationError(str(exc)) from exc
 
 
 def _schema_ready(engine: sa.Engine) -> None:
@@ -52,7 +64,7 @@ def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None 
     """A RoutingRunner wired to the services and stores `config` names."""
     from durable_runner.client import ConnectionSettings
 
-    engine = sa.create_engine(config.database_url, pool_pre_ping=True)
+    engine = database_engine(config.database_url)
     _schema_ready(engine)
     metrics = metrics or RouterMetrics()
     legacy = LegacyRunner(

@@ -78,13 +78,15 @@ class SqlOwnership:
 
     def claim(self, operation_id: str, path: Path, reason: str) -> Ownership:
         now = datetime.now(UTC)
+        reason = reason[:400]
         try:
             with self.engine.begin() as conn:
                 conn.execute(
                     operation_owners.insert().values(
-                        operation_id=operation_id, path=path.value, reason=reason[:400], claimed_at=now, updated_at=now
+                        operation_id=operation_id, path=path.value, reason=reason, claimed_at=now, updated_at=now
                     )
                 )
+            return Ownership(operation_id, path, reason, now)  # the insert won: this claim is the owner
         except sa.exc.IntegrityError:
             pass  # another attempt claimed it first: its owner stands
         found = self.owner(operation_id)

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
-import sqlalchemy as sa
-
 from router.config import RouterConfig
 from router.contract import Path
 from router.gateway.driver import Driver, DriverSettings, OperationRunner
@@ -200,7 +198,7 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
     from cloud.factory import open_provider
     from durable_runner.client import ConnectionSettings, connect
     from router.errors import ConfigurationError
-    from router.factory import build_routing_runner
+    from router.factory import build_routing_runner, database_engine
     from router.gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
     from router.ownership import SqlOwnership
 
@@ -209,7 +207,7 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
     except ValueError as exc:
         raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
     runner = build_routing_runner(config)  # upgrades a SQLite schema; checks any other one is at the newest
-    engine = sa.create_engine(config.database_url, pool_pre_ping=True)
+    engine = database_engine(config.database_url)
     temporal = ConnectionSettings(
         address=config.temporal_address,
         namespace=config.temporal_namespace,

@@ -115,11 +115,15 @@ def test_bench_throughput_compares_the_router_with_the_raw_client_and_samples_wo
         "1",
     )
     rate = report["rate"]
-    for arm in ("raw_client", "durable_runner", "routing_runner"):
+    for arm in ("raw_client", "raw_client_same_start", "durable_runner", "routing_runner"):
         assert rate[arm]["ops"] == 8 and rate[arm]["failed"] == 0 and rate[arm]["ops_per_s"] > 0
     assert rate["ratio_router_over_raw"] == pytest.approx(
         rate["routing_runner"]["ops_per_s"] / rate["raw_client"]["ops_per_s"], rel=0.01
     )
+    assert rate["ratio_router_over_raw_same_start"] == pytest.approx(
+        rate["routing_runner"]["ops_per_s"] / rate["raw_client_same_start"]["ops_per_s"], rel=0.01
+    )
+    assert report["targets"][0]["value"] == rate["ratio_router_over_raw_same_start"]
     memory = report["memory"]
     assert memory["operations_started"] == 12 and memory["workflows_open_while_sampled"] == 12
     assert memory["worker_rss_peak_mb"] >= memory["worker_rss_idle_mb"] > 0
