@@ -9,8 +9,8 @@ arms in turn, all starting the UntypedCloudOperationRunner input DurableRunner w
 the target's baseline; the raw client with a plain start (id and task queue only), which shows what indexing
 those options costs the server; DurableRunner alone (the durable path without the router); and a RoutingRunner
 wired by `build_routing_runner` (flags, ownership and records in a SQLite file; the stage `complete` everywhere,
-so every operation goes durable and nothing is shadowed). Arms alternate so drift hits them all; the target is
-router ops/s over same-start raw ops/s over all rounds.
+so every operation goes durable and nothing is shadowed). Arms alternate, each round starting with the next
+one, so drift hits them all alike; the target is router ops/s over same-start raw ops/s over all rounds.
 
 Memory: a second worker (started with the first, idle until then) over a sim cloud whose instances take --hold
 seconds to turn healthy; --in-flight operations are started through the router, and that worker's VmRSS
@@ -160,10 +160,12 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
     rounds: list[dict[str, Any]] = []
     try:
         await _arm(min(ops, 20), concurrency, raw, f"{nonce}warm")  # worker caches, connections, imports
+        names = list(arms)
         for r in range(settings["rounds"]):
-            rounds.append(
-                {name: await _arm(ops, concurrency, call, f"{nonce}{name}{r}") for name, call in arms.items()}
-            )
+            # Each round starts with the next arm, so load that rises or falls during a round favours none.
+            order = names[r % len(names) :] + names[: r % len(names)]
+            done = {name: await _arm(ops, concurrency, arms[name], f"{nonce}{name}{r}") for name in order}
+            rounds.append({name: done[name] for name in names})
             click.echo(
                 f"round {r + 1}: " + ", ".join(f"{k} {v['ops_per_s']}/s" for k, v in rounds[-1].items()), err=True
             )
