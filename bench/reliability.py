@@ -156,8 +156,8 @@ def _run_durable(settings: dict[str, Any], plans: Sequence[Sequence[Any]], workd
             "10",
             "--graceful-shutdown",
             "1",
-            "--max-cached-workflows",
-            str(settings["worker_cache"]),
+            "--sticky-timeout",
+            str(settings["sticky_timeout"]),
         ]
         process = worker(workdir, sim.url, address, task_queue, options=options)
         stack.callback(process.kill)
@@ -255,12 +255,12 @@ def _targets(paths: dict[str, dict[str, Any]], minimum_ops: int) -> list[dict[st
     help="LegacyRunner's poll interval (Orca polls every 5 s).",
 )
 @click.option(
-    "--worker-cache",
-    type=click.IntRange(0),
-    default=0,
+    "--sticky-timeout",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
     show_default=True,
-    help="The worker's sticky workflow cache. 0 (no sticky queue) spares every kill a wait for the dead worker's "
-    "sticky queue to time out; it changes how long operations take, not whether they succeed.",
+    help="The worker's sticky-queue timeout (cloudops worker --sticky-timeout, 10 s by default): how long a killed "
+    "worker's cached workflows wait before another worker takes them; it changes durations, not outcomes.",
 )
 @click.option(
     "--temporal-address", default=None, help="Use this Temporal server (host:port) instead of starting a dev server."
@@ -282,7 +282,7 @@ def command(
     only: tuple[str, ...],
     health_delay: float,
     legacy_poll: float,
-    worker_cache: int,
+    sticky_timeout: float,
     temporal_address: str | None,
     workdir: Path | None,
 ) -> None:
@@ -305,7 +305,7 @@ def command(
         "health_delay_s": health_delay,
         "legacy_poll_s": legacy_poll,
         "temporal_address": temporal_address,
-        "worker_cache": worker_cache,
+        "sticky_timeout": sticky_timeout,
         "planned": planned,
         "nonce": uuid.uuid4().hex[:8],
     }

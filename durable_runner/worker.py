@@ -39,6 +39,9 @@ class WorkerTuning:
     `max_task_queue_activities_per_second` is enforced by the server across every worker of the queue: the lever
     for a cloud API's rate limit. `health_poll_seconds` paces capacity checks inside a wait;
     `wait_slice_seconds` is how long one attempt waits before handing back to the retry policy.
+    `max_cached_workflows` must be at least 1: planning runs as a local activity, which a worker without a cache
+    cancels and redoes at every eviction. `sticky_timeout_seconds` is how long a workflow task waits on this
+    worker's own (sticky) queue before any worker may take it: after a crash, how long its cached workflows stall.
     """
 
     max_concurrent_activities: int = 50
@@ -49,6 +52,7 @@ class WorkerTuning:
     graceful_shutdown_seconds: float = 30.0
     health_poll_seconds: float = 2.0
     wait_slice_seconds: float = 60.0
+    sticky_timeout_seconds: float = 10.0
 
 
 def build_worker(
@@ -77,6 +81,7 @@ def build_worker(
         max_activities_per_second=tuning.max_activities_per_second,
         max_task_queue_activities_per_second=tuning.max_task_queue_activities_per_second,
         graceful_shutdown_timeout=timedelta(seconds=tuning.graceful_shutdown_seconds),
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=tuning.sticky_timeout_seconds),
         identity=identity,
     )
 

@@ -28,7 +28,18 @@ __all__ = ["command"]
 @click.option("--metrics-bind", default=None, help="Serve Prometheus metrics at host:port, e.g. 127.0.0.1:9464.")
 @click.option("--max-concurrent-activities", type=click.IntRange(1), default=50, help="Activity slots (threads).")
 @click.option("--max-concurrent-workflow-tasks", type=click.IntRange(1), default=50, help="Workflow task slots.")
-@click.option("--max-cached-workflows", type=click.IntRange(0), default=1000, help="Sticky workflow cache size.")
+@click.option(
+    "--max-cached-workflows",
+    type=click.IntRange(1),
+    default=1000,
+    help="Sticky workflow cache size; at least 1 (planning is a local activity, which needs the cache).",
+)
+@click.option(
+    "--sticky-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    help="Seconds a workflow task waits on this worker's sticky queue before any worker may take it.",
+)
 @click.option("--max-activities-per-second", type=float, default=None, help="Activity rate limit of this worker.")
 @click.option(
     "--max-task-queue-activities-per-second", type=float, default=None, help="Rate limit of the whole task queue."
@@ -59,6 +70,7 @@ def command(
     max_concurrent_activities: int,
     max_concurrent_workflow_tasks: int,
     max_cached_workflows: int,
+    sticky_timeout: float,
     max_activities_per_second: float | None,
     max_task_queue_activities_per_second: float | None,
     graceful_shutdown: float,
@@ -101,6 +113,7 @@ def command(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         max_cached_workflows=max_cached_workflows,
+        sticky_timeout_seconds=sticky_timeout,
         max_activities_per_second=max_activities_per_second,
         max_task_queue_activities_per_second=max_task_queue_activities_per_second,
         graceful_shutdown_seconds=graceful_shutdown,

@@ -47,9 +47,9 @@ def _worker(client: Client, sim_url: str, task_queue: str) -> Process:
         "0.2",
         "--graceful-shutdown",
         "2",
-        # No sticky cache: the next workflow task must not wait out a dead worker's sticky queue.
-        "--max-cached-workflows",
-        "0",
+        # A short sticky timeout: the next workflow task must not wait out a dead worker's sticky queue for long.
+        "--sticky-timeout",
+        "1",
     )
     worker = start_process(argv, metrics, name="worker", timeout=30)
     wait_until(lambda: "worker ready" in worker.log(), timeout=30, what="worker ready")
