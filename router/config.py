@@ -42,6 +42,8 @@ class RouterConfig:
     temporal_tls_key_path: str | None = None
     temporal_tls_ca_path: str | None = None
     retry_window_seconds: int = 7200
+    # How soon an activity attempt whose worker died is retried elsewhere (a mutation's health wait heartbeats).
+    durable_heartbeat_timeout_seconds: int = 30
     database_url: str = "sqlite:///.cloudops/cloudops.db"
     redis_url: str | None = None
     fallback: FallbackPolicy = FallbackPolicy.LEGACY

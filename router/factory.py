@@ -64,6 +64,11 @@ def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None 
     """A RoutingRunner wired to the services and stores `config` names."""
     from durable_runner.client import ConnectionSettings
 
+    if config.durable_heartbeat_timeout_seconds < 1:
+        raise ConfigurationError(
+            f"durable_heartbeat_timeout_seconds is {config.durable_heartbeat_timeout_seconds}: it must be at least "
+            "1 (seconds without a heartbeat before an activity attempt is retried on another worker)"
+        )
     engine = database_engine(config.database_url)
     _schema_ready(engine)
     metrics = metrics or RouterMetrics()
@@ -80,7 +85,10 @@ def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None 
         tls_ca=_path(config.temporal_tls_ca_path),
     )
     durable = DurableRunner(
-        settings, task_queue=config.temporal_task_queue, retry_window_seconds=config.retry_window_seconds
+        settings,
+        task_queue=config.temporal_task_queue,
+        retry_window_seconds=config.retry_window_seconds,
+        heartbeat_timeout_seconds=config.durable_heartbeat_timeout_seconds,
     )
     flags = FlagClient.from_url(
         config.database_url, redis_url=config.redis_url, poll_interval=config.flag_poll_interval_s

@@ -52,7 +52,7 @@ def findings(s: DemoSummary) -> tuple[str, ...]:
         notes.append(
             f"{len(s.killed_waits)} durable operations were running when the worker was killed and took "
             f"{format_duration(s.killed_waits[-1].duration_s)} to {format_duration(longest.duration_s)}: Temporal "
-            "retried their lost attempt after its timeout (30s heartbeat timeout while applying a change; "
+            "retried their lost attempt after its timeout (5s heartbeat timeout while applying a change; "
             "planning lost with the worker is redone after the 10s workflow-task timeout)"
         )
     if s.unshadowed:

@@ -317,6 +317,9 @@ class Demo:
             temporal_task_queue=self.stack.config.task_queue,
             database_url=self.database_url,
             flag_poll_interval_s=0.5,
+            # The demo kills its worker: a short heartbeat timeout keeps the operations caught by a kill from
+            # stalling 30 s (the worker heartbeats each health poll), which the latency gates would hold against.
+            durable_heartbeat_timeout_seconds=5,
             # Every pipeline thread may have a shadow in flight: a lower cap would skip comparisons the gates need.
             shadow_max_concurrency=32,
         )

@@ -56,3 +56,23 @@ def test_a_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
 
 def test_the_api_key_is_redacted_in_json() -> None:
     assert load_config(None, {"CLOUDOPS_TEMPORAL_API_KEY": "sekrit"}).to_json()["temporal_api_key"] == "[redacted]"
+
+
+def test_the_durable_heartbeat_timeout_reaches_the_durable_runner(tmp_path: Path) -> None:
+    from router.contract import Path as RoutePath
+    from router.factory import build_routing_runner
+
+    env = {"CLOUDOPS_DURABLE_HEARTBEAT_TIMEOUT_SECONDS": "5", "CLOUDOPS_DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}
+    runner = build_routing_runner(load_config(environ=env))
+    try:
+        assert runner._runners[RoutePath.DURABLE]._heartbeat_timeout == 5  # type: ignore[attr-defined]
+    finally:
+        runner.close()
+
+
+def test_a_durable_heartbeat_timeout_below_one_second_is_refused(tmp_path: Path) -> None:
+    from router.factory import build_routing_runner
+
+    config = RouterConfig(database_url=f"sqlite:///{tmp_path}/r.db", durable_heartbeat_timeout_seconds=0)
+    with pytest.raises(ConfigurationError, match="durable_heartbeat_timeout_seconds is 0: it must be at least 1"):
+        build_routing_runner(config)
