@@ -76,11 +76,8 @@ def _direct(cloud: Any, request: Any) -> bool:
     return True
 
 
-def _legacy(runner: Any, request: Any) -> bool:
-    return bool(runner.run(request).succeeded)
-
-
-def _durable(runner: Any, request: Any) -> bool:
+def _run_through(runner: Any, request: Any) -> bool:
+    """One operation through a LegacyRunner or a DurableRunner: whether it succeeded."""
     return bool(runner.run(request).succeeded)
 
 
@@ -187,13 +184,13 @@ def command(
         for label, interval, n in (("orca", orca_poll, orca_samples), ("fast", fast_poll, samples)):
             with LegacyRunner(service.url, poll_interval_s=interval) as legacy:
                 key = f"legacy_poll_{interval:g}s"
-                variants[key] = _measure(label, n, functools.partial(_legacy, legacy), nonce)
+                variants[key] = _measure(label, n, functools.partial(_run_through, legacy), nonce)
                 variants[key]["poll_interval_s"] = interval
         for key, address in durable_servers.items():
             assert address is not None
             durable = DurableRunner(address, task_queue=task_queue)
             stack.callback(durable.close)
-            variants[key] = _measure(key, samples, functools.partial(_durable, durable), nonce)
+            variants[key] = _measure(key, samples, functools.partial(_run_through, durable), nonce)
         address = durable_servers["durable"]
         assert address is not None
         shape_worker = empty_shape_worker(workdir, address, f"{task_queue}-empty")

@@ -107,17 +107,19 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
 
     client = await Client.connect(address)
 
-    async def raw(request: Any) -> bool:
-        # The input DurableRunner sends with its default timeouts, started the plainest way.
-        inp = replace(
-            to_workflow_input(request),
+    def workflow_input(request: Any, decision: RouteDecision | None = None) -> Any:
+        """The input DurableRunner sends, with its default timeouts."""
+        return replace(
+            to_workflow_input(request, decision=decision),
             attempt_timeout_seconds=300,
             heartbeat_timeout_seconds=30,
             max_retry_interval_seconds=60,
         )
+
+    async def raw(request: Any) -> bool:  # started the plainest way
         handle = await client.start_workflow(
             WORKFLOW_TYPE,
-            inp,
+            workflow_input(request),
             id=workflow_id_for(request.operation_id),
             task_queue=task_queue,
             result_type=WorkflowResult,
@@ -130,13 +132,8 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
     decision = RouteDecision("complete", RoutePath.DURABLE, "stage complete for every scope", "p-bench", 1)
 
     async def raw_same_start(request: Any) -> bool:
-        inp = replace(
-            to_workflow_input(request, decision=decision),
-            attempt_timeout_seconds=300,
-            heartbeat_timeout_seconds=30,
-            max_retry_interval_seconds=60,
-        )
         options = start_options(request, task_queue, decision)
+        inp = workflow_input(request, decision)
         handle = await client.start_workflow(WORKFLOW_TYPE, inp, result_type=WorkflowResult, **options)
         return bool((await handle.result()).ok)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from durable_runner.client import ConnectionSettings
 from flags import FlagClient
 from flags.errors import StoreUnavailable
 from flags.sql_engine import make_engine
@@ -27,7 +28,7 @@ from router.records import BufferedRecorder, SqlRecordStore
 from router.routing import RoutingRunner
 from router.shadow import ShadowExecutor, ShadowSettings
 
-__all__ = ["build_routing_runner", "database_engine"]
+__all__ = ["build_routing_runner", "database_engine", "temporal_settings"]
 
 
 def _path(value: str | None) -> Path | None:
@@ -60,22 +61,11 @@ def _schema_ready(engine: sa.Engine) -> None:
         raise ConfigurationError(str(exc)) from exc
 
 
-def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None = None) -> RoutingRunner:
-    """A RoutingRunner wired to the services and stores `config` names."""
+def temporal_settings(config: RouterConfig) -> ConnectionSettings:
+    """How to reach Temporal, from the router's settings."""
     from durable_runner.client import ConnectionSettings
 
-    if config.durable_heartbeat_timeout_seconds < 1:
-        raise ConfigurationError(
-            f"durable_heartbeat_timeout_seconds is {config.durable_heartbeat_timeout_seconds}: it must be at least "
-            "1 (seconds without a heartbeat before an activity attempt is retried on another worker)"
-        )
-    engine = database_engine(config.database_url)
-    _schema_ready(engine)
-    metrics = metrics or RouterMetrics()
-    legacy = LegacyRunner(
-        config.legacy_url, poll_interval_s=config.legacy_poll_interval_s, timeout_s=config.legacy_timeout_s
-    )
-    settings = ConnectionSettings(
+    return ConnectionSettings(
         address=config.temporal_address,
         namespace=config.temporal_namespace,
         api_key=config.temporal_api_key,
@@ -84,8 +74,27 @@ def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None 
         tls_key=_path(config.temporal_tls_key_path),
         tls_ca=_path(config.temporal_tls_ca_path),
     )
+
+
+def build_routing_runner(
+    config: RouterConfig, *, metrics: RouterMetrics | None = None, engine: sa.Engine | None = None
+) -> RoutingRunner:
+    """A RoutingRunner wired to the services and stores `config` names; over `engine` when given (its caller
+    keeps and disposes it), else over an engine of its own for `config.database_url`."""
+    if config.durable_heartbeat_timeout_seconds < 1:
+        raise ConfigurationError(
+            f"durable_heartbeat_timeout_seconds is {config.durable_heartbeat_timeout_seconds}: it must be at least "
+            "1 (seconds without a heartbeat before an activity attempt is retried on another worker)"
+        )
+    own_engine = engine is None
+    engine = database_engine(config.database_url) if engine is None else engine
+    _schema_ready(engine)
+    metrics = metrics or RouterMetrics()
+    legacy = LegacyRunner(
+        config.legacy_url, poll_interval_s=config.legacy_poll_interval_s, timeout_s=config.legacy_timeout_s
+    )
     durable = DurableRunner(
-        settings,
+        temporal_settings(config),
         task_queue=config.temporal_task_queue,
         retry_window_seconds=config.retry_window_seconds,
         heartbeat_timeout_seconds=config.durable_heartbeat_timeout_seconds,
@@ -106,5 +115,5 @@ def build_routing_runner(config: RouterConfig, *, metrics: RouterMetrics | None 
         metrics=metrics,
         fallback=config.fallback,
         default_shadow_sample_percent=config.shadow_default_sample_percent,
-        resources=(shadows, recorder, flags, legacy, durable, engine),
+        resources=(shadows, recorder, flags, legacy, durable, *([engine] if own_engine else [])),
     )

@@ -10,7 +10,6 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from pathlib import Path as FsPath
 from typing import Any
 
 from router.config import RouterConfig
@@ -196,9 +195,9 @@ def _check_header(name: str, value: str | None, limit: int) -> None:
 def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
     """A Gateway over a RoutingRunner built from `config`, its tables in the same database."""
     from cloud.factory import open_provider
-    from durable_runner.client import ConnectionSettings, connect
+    from durable_runner.client import connect
     from router.errors import ConfigurationError
-    from router.factory import build_routing_runner, database_engine
+    from router.factory import build_routing_runner, database_engine, temporal_settings
     from router.gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
     from router.ownership import SqlOwnership
 
@@ -206,17 +205,10 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
         reader = open_provider(settings.cloud)
     except ValueError as exc:
         raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
-    runner = build_routing_runner(config)  # upgrades a SQLite schema; checks any other one is at the newest
-    engine = database_engine(config.database_url)
-    temporal = ConnectionSettings(
-        address=config.temporal_address,
-        namespace=config.temporal_namespace,
-        api_key=config.temporal_api_key,
-        tls=config.temporal_tls,
-        tls_cert=_fs_path(config.temporal_tls_cert_path),
-        tls_key=_fs_path(config.temporal_tls_key_path),
-        tls_ca=_fs_path(config.temporal_tls_ca_path),
-    )
+    engine = database_engine(config.database_url)  # one pool for the runner's tables and the gateway's
+    # Upgrades a SQLite schema; checks any other one is at the newest.
+    runner = build_routing_runner(config, engine=engine)
+    temporal = temporal_settings(config)
     legacy = HttpLegacyTasks(config.legacy_url, timeout_s=settings.legacy_http_timeout_s)
     progress = TemporalProgress(lambda: connect(temporal), timeout_s=settings.progress_timeout_s)
     return Gateway(
@@ -230,7 +222,3 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
         legacy_poll_interval_s=config.legacy_poll_interval_s,
         resources=(runner, legacy, progress, engine),
     )
-
-
-def _fs_path(value: str | None) -> FsPath | None:
-    return FsPath(value) if value else None
