@@ -21,13 +21,19 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bench._support import Target, emit, failure_rate, summary_ms
+
+if TYPE_CHECKING:
+    from bench._services import Killer, Service
+    from bench._workload import OpRecord
+    from cloud.provider import CloudReader
+    from router.contract import OperationRequest, OperationResult
 
 __all__ = ["command"]
 
@@ -72,12 +78,39 @@ def _path_report(records: Sequence[Any], planned: int, audit: Any, started: floa
     }
 
 
+def _run_under_kills(
+    service: Service,
+    run: Callable[[OperationRequest], OperationResult],
+    cloud: CloudReader,
+    plans: Sequence[Sequence[Any]],
+    settings: dict[str, Any],
+    path: str,
+) -> tuple[list[OpRecord], Killer]:
+    """The workload through `run` while `service` is SIGKILLed and restarted every --kill-every seconds; the
+    records and the Killer (its kills and restart times go in the report)."""
+    from bench._services import Killer
+    from bench._workload import run_workload
+
+    killer = Killer(service, settings["kill_every_s"]).start()
+    try:
+        records = run_workload(
+            plans,
+            run,
+            cloud,
+            prefix=f"{settings['nonce']}-{path}",
+            concurrency=settings["concurrency"],
+            report=settings["report"],
+        )
+    finally:
+        killer.stop()
+    return records, killer
+
+
 def _run_legacy(settings: dict[str, Any], plans: Sequence[Sequence[Any]], workdir: Path) -> dict[str, Any]:
     import httpx
 
     from bench._audit import audit
-    from bench._services import Killer, clouddriver, sim_cloud, start_together
-    from bench._workload import run_workload
+    from bench._services import clouddriver, sim_cloud, start_together
     from cloud.sim.client import SimCloudClient
     from router.legacy import LegacyRunner
 
@@ -93,18 +126,7 @@ def _run_legacy(settings: dict[str, Any], plans: Sequence[Sequence[Any]], workdi
         start_together(sim, service)
         cloud = stack.enter_context(SimCloudClient(sim.url))
         runner = stack.enter_context(LegacyRunner(service.url, poll_interval_s=settings["legacy_poll_s"]))
-        killer = Killer(service, settings["kill_every_s"]).start()
-        try:
-            records = run_workload(
-                plans,
-                runner.run,
-                cloud,
-                prefix=f"{settings['nonce']}-legacy",
-                concurrency=settings["concurrency"],
-                report=settings["report"],
-            )
-        finally:
-            killer.stop()
+        records, killer = _run_under_kills(service, runner.run, cloud, plans, settings, "legacy")
         try:  # tasks still STARTED; unknown (None) if the service did not come back from its last kill
             running: int | None = len(httpx.get(f"{service.url}/task", timeout=10).json())
         except (httpx.HTTPError, ValueError, TypeError):
@@ -129,8 +151,7 @@ async def _open_workflows(address: str, task_queue: str) -> int:
 
 def _run_durable(settings: dict[str, Any], plans: Sequence[Sequence[Any]], workdir: Path) -> dict[str, Any]:
     from bench._audit import audit
-    from bench._services import Killer, sim_cloud, start_together, temporal_dev_server, worker
-    from bench._workload import run_workload
+    from bench._services import sim_cloud, start_together, temporal_dev_server, worker
     from cloud.sim.client import SimCloudClient
     from router.durable import DurableRunner
 
@@ -171,18 +192,7 @@ def _run_durable(settings: dict[str, Any], plans: Sequence[Sequence[Any]], workd
             max_retry_interval_seconds=2,
         )
         stack.callback(runner.close)
-        killer = Killer(process, settings["kill_every_s"]).start()
-        try:
-            records = run_workload(
-                plans,
-                runner.run,
-                cloud,
-                prefix=f"{settings['nonce']}-durable",
-                concurrency=settings["concurrency"],
-                report=settings["report"],
-            )
-        finally:
-            killer.stop()
+        records, killer = _run_under_kills(process, runner.run, cloud, plans, settings, "durable")
         timed_out = sum(r.kind == "timeout" for r in records)
         running = asyncio.run(_open_workflows(address, task_queue))
         result = audit(records, cloud.journal(), _final_groups(cloud, plans))
