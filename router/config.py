@@ -21,7 +21,7 @@ import yaml
 from router.errors import ConfigurationError
 from router.routing import FallbackPolicy
 
-__all__ = ["ENV_PREFIX", "RouterConfig", "load_config"]
+__all__ = ["ENV_PREFIX", "RouterConfig", "load_config", "read_document"]
 
 ENV_PREFIX = "CLOUDOPS_"
 
@@ -88,7 +88,8 @@ def _convert(name: str, raw: Any, annotation: str, origin: str) -> Any:
         raise ConfigurationError(f"setting {name!r} from {origin} is {raw!r}: expected {accepted} ({exc})") from None
 
 
-def _read_file(path: Path) -> Mapping[str, Any]:
+def read_document(path: Path) -> Any:
+    """The parsed configuration file (YAML, or JSON/TOML by suffix); ConfigurationError saying what is wrong."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -102,6 +103,11 @@ def _read_file(path: Path) -> Mapping[str, Any]:
             data = yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"the configuration file {path} is not valid {path.suffix or 'YAML'}: {exc}") from None
+    return data
+
+
+def _read_file(path: Path) -> Mapping[str, Any]:
+    data = read_document(path)
     if data is None:
         return {}
     if not isinstance(data, Mapping):

@@ -7,16 +7,13 @@ The router's settings (legacy URL, Temporal, database, flags) are the RoutingRun
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from router.config import read_document
 from router.errors import ConfigurationError
 
 __all__ = ["ENV_PREFIX", "GatewaySettings", "load_gateway_settings"]
@@ -66,19 +63,7 @@ def _convert(name: str, raw: Any, kind: str, origin: str) -> Any:
 
 
 def _file_section(path: Path) -> Mapping[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read the configuration file {path}: {exc.strerror}") from None
-    try:
-        if path.suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"the configuration file {path} is not valid {path.suffix or 'YAML'}: {exc}") from None
+    data = read_document(path)
     section = data.get("gateway") if isinstance(data, Mapping) else None
     if section is None:
         return {}
