@@ -126,7 +126,7 @@ def machine() -> dict[str, Any]:
 
 
 def _summary(values: Sequence[float], scale: float, unit: str) -> dict[str, float | int]:
-    from router.stats import percentile
+    from rollouts.stats import percentile
 
     if not values:
         return {"n": 0}
@@ -186,7 +186,7 @@ def clopper_pearson_upper(failures: int, n: int, confidence: float = 0.95) -> fl
 
 def failure_rate(failed: int, n: int) -> dict[str, Any]:
     """The failure percentage with its one-sided 95 % upper bounds, exact (Clopper-Pearson) and Wilson's."""
-    from router.stats import wilson_interval
+    from rollouts.stats import wilson_interval
 
     wilson = wilson_interval(failed, n, 0.95, two_sided=False) if n else None
     return {

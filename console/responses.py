@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from console.errors import ConsoleError, InputError, Unavailable
 from flags import ConcurrentModification, FlagError, InvalidInput, NotFound, PropertyConflict, StoreUnavailable
-from router.rollout_errors import (
+from rollouts.errors import (
     InvalidPlan,
     InvalidTransition,
     RolloutConflict,

@@ -14,8 +14,8 @@ from typing import Any
 
 from console.edits import whole_number
 from console.errors import InputError
-from router.rollout import RolloutController, TickResult
-from router.rollout_model import (
+from rollouts.controller import RolloutController, TickResult
+from rollouts.model import (
     DEFAULT_STEPS,
     Rollout,
     RolloutPlan,

@@ -2,7 +2,7 @@
 
 Per scope (the dimensions in `group_by`, application and operation by default): operations per path, failure
 rates with Wilson intervals, latency percentiles, fallbacks, and the shadow comparisons by outcome with the match
-rate. The rates are the rollout gates' own (`router.gates.ComparisonCounts`): the match and mismatch rates count
+rate. The rates are the rollout gates' own (`rollouts.gates.ComparisonCounts`): the match and mismatch rates count
 the comparisons where both paths answered; candidate errors and timeouts have their own rate.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from router.gates import ComparisonCounts
-from router.stats import Interval, percentiles, wilson_interval
+from rollouts.gates import ComparisonCounts
+from rollouts.stats import Interval, percentiles, wilson_interval
 
 __all__ = [
     "DEFAULT_GROUP_BY",
@@ -99,7 +99,7 @@ class PathStats:
 
 @dataclass(frozen=True, slots=True)
 class ShadowStats:
-    """Shadow comparisons by outcome, with the rates the rollout gates use (`router.gates.ComparisonCounts`)."""
+    """Shadow comparisons by outcome, with the rates the rollout gates use (`rollouts.gates.ComparisonCounts`)."""
 
     comparisons: int
     outcomes: Mapping[str, int]

@@ -14,7 +14,7 @@ from console.config import ConsoleSettings
 from console.live import LiveOperations
 from console.queries import RouterTables
 from flags import Snapshot, SqlFlagStore
-from router.rollout import RolloutController
+from rollouts.controller import RolloutController
 
 __all__ = ["ConsoleServices", "services"]
 

@@ -99,8 +99,8 @@ def command(
     from cloudops.demo.rollouts import RolloutSettings
     from cloudops.demo.run import Demo, DemoError, DemoOptions, Ports
     from cloudops.paths import state_dir as base_state_dir
-    from router.rollout_errors import InvalidPlan
-    from router.rollout_model import parse_steps
+    from rollouts.errors import InvalidPlan
+    from rollouts.model import parse_steps
 
     try:
         canary_steps = parse_steps(steps)

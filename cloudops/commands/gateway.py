@@ -55,9 +55,9 @@ def command(
 
     import waitress
 
+    from gateway import build_gateway, create_app, load_gateway_settings
     from router.config import load_config
     from router.errors import ConfigurationError
-    from router.gateway import build_gateway, create_app, load_gateway_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll of a legacy task is noise

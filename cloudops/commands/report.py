@@ -69,9 +69,9 @@ def command(
     from cloudops.paths import default_database_url
     from cloudops.report import ReportFormat, ReportUnavailable, build_report, render
     from cloudops.report.database import DatabaseNotReady, open_flag_store
-    from router.gates import Thresholds
-    from router.rollout_errors import InvalidPlan
-    from router.rollout_model import parse_duration
+    from rollouts.errors import InvalidPlan
+    from rollouts.gates import Thresholds
+    from rollouts.model import parse_duration
 
     try:
         window = parse_duration(since, field="--since")

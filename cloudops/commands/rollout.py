@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from router.rollout import RolloutController, TickResult
-    from router.rollout_model import Rollout, RolloutEvent
+    from rollouts.controller import RolloutController, TickResult
+    from rollouts.model import Rollout, RolloutEvent
 
 __all__ = ["command"]
 
@@ -52,7 +52,7 @@ def _person(func: F) -> F:
 @contextmanager
 def _errors() -> Iterator[None]:
     from flags import FlagError
-    from router.rollout_errors import InvalidPlan, RolloutError
+    from rollouts.errors import InvalidPlan, RolloutError
 
     try:
         yield
@@ -68,7 +68,7 @@ def _errors() -> Iterator[None]:
 def _controller(db: str | None, redis_url: str | None) -> Iterator[RolloutController]:
     from cloudops.paths import default_database_url
     from cloudops.report.database import DatabaseNotReady, open_flag_store
-    from router.rollout import RolloutController
+    from rollouts.controller import RolloutController
 
     notifier = None
     if redis_url:
@@ -152,8 +152,8 @@ def command() -> None:
 @_common
 def start(db: str | None, redis_url: str | None, as_json: bool, actor: str | None, **options: Any) -> None:
     """Start a rollout of SCOPE: the scope goes to shadow now, and each tick judges it."""
-    from router.gates import Thresholds
-    from router.rollout_model import RolloutPlan, parse_duration, parse_scope, parse_steps
+    from rollouts.gates import Thresholds
+    from rollouts.model import RolloutPlan, parse_duration, parse_scope, parse_steps
 
     overrides = {
         "max_mismatch_rate": _rate(options["max_mismatch_rate"], "--max-mismatch-rate"),
@@ -218,7 +218,7 @@ def status(rollout_id: str, db: str | None, redis_url: str | None, as_json: bool
 @_common
 def list_(statuses: tuple[str, ...], db: str | None, redis_url: str | None, as_json: bool) -> None:
     """List rollouts, newest first."""
-    from router.rollout_model import RolloutStatus
+    from rollouts.model import RolloutStatus
 
     with _controller(db, redis_url) as controller:
         found = controller.list([RolloutStatus(s) for s in statuses])
@@ -245,8 +245,8 @@ def watch(rollout_id: str, interval: str, db: str | None, redis_url: str | None,
 
     With --json, each tick is one line of JSON.
     """
-    from router.rollout_errors import InvalidPlan
-    from router.rollout_model import parse_duration
+    from rollouts.errors import InvalidPlan
+    from rollouts.model import parse_duration
 
     try:
         pause_s = parse_duration(interval, field="--interval")

@@ -23,8 +23,8 @@ from cloudops.demo.summary import (
     waits_after_kills,
 )
 from cloudops.demo.workload import Workload
-from router.gates import Thresholds
-from router.rollout_model import Rollout
+from rollouts.gates import Thresholds
+from rollouts.model import Rollout
 
 __all__ = ["ReportFacts", "RunFacts", "build_summary", "cloud_summary", "write_report"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cloudops.demo.summary import COMPARISON_OUTCOMES, DemoSummary, PathSummary
-from router.gates import format_duration
+from rollouts.gates import format_duration
 
 __all__ = ["findings", "render_text"]
 

@@ -2,7 +2,7 @@
 
 The plans are small so that they can progress within minutes: a step needs `min_ops` operations (or shadow
 comparisons) and `min_duration_s` seconds, and the gates' statistical minimums follow `min_ops`. The gates
-themselves are the production ones (`router.gates`): a scope advances, holds or rolls back on its own evidence.
+themselves are the production ones (`rollouts.gates`): a scope advances, holds or rolls back on its own evidence.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flags import SHADOW_SAMPLE_KEY, FlagError, FlagStore
-from router.gates import Thresholds
-from router.rollout import RolloutController
-from router.rollout_errors import RolloutError
-from router.rollout_model import Rollout, RolloutPlan, RolloutStatus
+from rollouts.controller import RolloutController
+from rollouts.errors import RolloutError
+from rollouts.gates import Thresholds
+from rollouts.model import Rollout, RolloutPlan, RolloutStatus
 
 __all__ = [
     "DEMO_ACTOR",

@@ -40,6 +40,7 @@ from cloudops.demo.summary import ConsoleAccess, DemoSummary
 from cloudops.demo.workload import Pipeline, Workload, build_workload, default_clusters
 from cloudops.devstack import EmbeddedStack, StackConfig, StackError
 from flags import FlagError
+from rollouts.errors import RolloutError
 from router.config import RouterConfig
 from router.errors import RouterError
 
@@ -179,7 +180,7 @@ class Demo:
             started = datetime.now(UTC)
             try:
                 run = self._run_workload(workload, cloud)
-            except (RouterError, FlagError) as exc:  # the database or a service refused what the demo asked
+            except (RouterError, RolloutError, FlagError) as exc:  # a database or service refused the demo
                 raise DemoError(f"the demo could not go on: {exc.message}") from exc
             report = write_report(
                 self.database_url,
@@ -201,8 +202,8 @@ class Demo:
 
     def _run_workload(self, workload: Workload, cloud: SimCloudClient) -> RunFacts:
         from cloudops.report.database import open_flag_store
+        from rollouts.controller import RolloutController
         from router.factory import build_routing_runner
-        from router.rollout import RolloutController
 
         opts = self.options
         store = open_flag_store(self.database_url)

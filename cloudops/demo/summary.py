@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudops.demo.pipelines import StepRecord
-from router.rollout_model import Rollout, RolloutStatus
-from router.stats import percentiles
+from rollouts.model import Rollout, RolloutStatus
+from rollouts.stats import percentiles
 
 __all__ = [
     "COMPARISON_OUTCOMES",

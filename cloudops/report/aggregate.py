@@ -2,8 +2,8 @@
 
 Reads `operation_outcomes` (path, status, error kind, duration, fallback) and `shadow_comparisons` (outcome
 counts; the field diffs of mismatched and ignored comparisons only) inside [since, until], and the rollouts that
-changed in that window with their timelines. The statistics themselves are `router.stats`; the verdicts are
-`router.gates` (see `cloudops.report.verdict`).
+changed in that window with their timelines. The statistics themselves are `rollouts.stats`; the verdicts are
+`rollouts.gates` (see `cloudops.report.verdict`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from cloudops.report.model import (
 )
 from cloudops.report.verdict import judge
 from flags.model import utc
+from rollouts.errors import RolloutStoreUnavailable
+from rollouts.gates import ComparisonCounts, Evidence, PathSample, Thresholds
+from rollouts.stats import percentiles, wilson_interval
+from rollouts.store import RolloutStore
 from router.contract import Path, ResultStatus
-from router.gates import ComparisonCounts, Evidence, PathSample, Thresholds
-from router.rollout_errors import RolloutStoreUnavailable
-from router.rollout_store import RolloutStore
-from router.stats import percentiles, wilson_interval
 from router.tables import operation_outcomes, shadow_comparisons
 
 __all__ = ["ReportUnavailable", "build_report"]

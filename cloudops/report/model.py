@@ -12,9 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from router.gates import ComparisonCounts, GateResult, Thresholds
-from router.rollout_model import Rollout, RolloutEvent
-from router.stats import Interval
+from rollouts.gates import ComparisonCounts, GateResult, Thresholds
+from rollouts.model import Rollout, RolloutEvent
+from rollouts.stats import Interval
 
 __all__ = [
     "REPORT_DIMENSIONS",

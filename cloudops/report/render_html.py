@@ -12,7 +12,7 @@ from typing import Any
 
 from cloudops.report.model import FieldStat, PathStats, Report, RolloutHistory, ScopeReport
 from cloudops.report.svg import failure_chart, latency_chart, shadow_chart
-from router.gates import format_duration
+from rollouts.gates import format_duration
 
 __all__ = ["render_html"]
 

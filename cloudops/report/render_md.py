@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cloudops.report.model import PathStats, Report, RolloutHistory, ScopeReport
-from router.gates import format_duration
+from rollouts.gates import format_duration
 
 __all__ = ["render_markdown"]
 

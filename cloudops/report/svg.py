@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 from cloudops.report.model import ComparisonStats, PathStats
-from router.gates import format_duration
+from rollouts.gates import format_duration
 
 __all__ = ["PATH_COLOURS", "failure_chart", "latency_chart", "shadow_chart"]
 

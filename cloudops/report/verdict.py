@@ -1,4 +1,4 @@
-"""A scope's verdict, from the same gates a guarded rollout applies (`router.gates.evaluate`).
+"""A scope's verdict, from the same gates a guarded rollout applies (`rollouts.gates.evaluate`).
 
 pass -> ready, fail -> roll back, inconclusive -> hold. A scope with durable operations is judged as a canary
 (failure rate, latency, comparisons); a scope with only shadow comparisons is judged as a shadow (comparisons
@@ -8,7 +8,7 @@ only: ready means ready for a canary). No minimum duration applies to a report: 
 from __future__ import annotations
 
 from cloudops.report.model import ScopeVerdict, VerdictResult
-from router.gates import Evidence, GateMode, Thresholds, Verdict, evaluate
+from rollouts.gates import Evidence, GateMode, Thresholds, Verdict, evaluate
 
 __all__ = ["judge", "mode_for"]
 

@@ -9,8 +9,8 @@ from console.api import bp, caller, json_body
 from console.dashboard import build_dashboard, parse_dashboard
 from console.rollouts import act, parse_action, parse_start, parse_statuses
 from console.services import services
-from router.rollout import TickResult
-from router.rollout_model import Rollout
+from rollouts.controller import TickResult
+from rollouts.model import Rollout
 
 __all__: list[str] = []
 

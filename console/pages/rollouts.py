@@ -11,9 +11,9 @@ from console.rollouts import act, parse_action, parse_start
 from console.security import editor_required, login_required
 from console.services import services
 from flags import FlagError
-from router.rollout import TickResult
-from router.rollout_errors import RolloutError
-from router.rollout_model import DEFAULT_STEPS, RolloutStatus
+from rollouts.controller import TickResult
+from rollouts.errors import RolloutError
+from rollouts.model import DEFAULT_STEPS, RolloutStatus
 
 __all__ = ["bp"]
 

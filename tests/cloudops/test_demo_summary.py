@@ -21,7 +21,7 @@ from cloudops.demo.summary import (
 )
 from cloudops.demo.workload import Step, build_workload
 from flags import MigrationStage
-from router.rollout_model import Phase, Rollout, RolloutPlan, RolloutStatus
+from rollouts.model import Phase, Rollout, RolloutPlan, RolloutStatus
 
 _PIPELINE = build_workload(run_id="r", ops=4, seed=1).pipelines[0]
 

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 import migrations
 from cloudops.report import ReportFormat, ReportUnavailable, ScopeVerdict, build_report, render
 from flags import SqlFlagStore
-from router.gates import Thresholds
-from router.rollout import RolloutController
-from router.rollout_model import RolloutPlan
-from router.stats import percentiles, wilson_interval
+from rollouts.controller import RolloutController
+from rollouts.gates import Thresholds
+from rollouts.model import RolloutPlan
+from rollouts.stats import percentiles, wilson_interval
 from router.tables import operation_outcomes, shadow_comparisons
 
 NOW = datetime(2026, 4, 2, 9, 0, tzinfo=UTC)

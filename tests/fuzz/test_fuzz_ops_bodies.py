@@ -101,8 +101,8 @@ def _legacy_service() -> Iterator[Flask]:
 
 
 def _gateway(workdir: FsPath) -> Iterator[Flask]:
+    from gateway import GatewaySettings, build_gateway, create_app as gateway_app
     from router.config import RouterConfig
-    from router.gateway import GatewaySettings, build_gateway, create_app as gateway_app
 
     config = RouterConfig(legacy_url="http://127.0.0.1:9", database_url=f"sqlite:///{workdir / 'gateway.db'}")
     gateway = build_gateway(config, GatewaySettings(cloud="sim", max_body_bytes=4096))

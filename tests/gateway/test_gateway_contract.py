@@ -26,6 +26,10 @@ import migrations
 from cloud.sim import SimCloud
 from durable_runner.contract import Progress, RunState
 from flags import FlagTestData
+from gateway import PRIOR_RESULTS_KEY, Gateway, GatewaySettings, create_app, operation_id_for
+from gateway.errors import TaskNotFound, TaskNotRetryable
+from gateway.sources import CachedAccounts, LegacyRead
+from gateway.store import GatewayStore
 from legacy_clouddriver import create_app as legacy_app
 from router.contract import (
     ErrorKind,
@@ -38,10 +42,6 @@ from router.contract import (
     ResultStatus,
 )
 from router.errors import RunnerUnavailable
-from router.gateway import PRIOR_RESULTS_KEY, Gateway, GatewaySettings, create_app, operation_id_for
-from router.gateway.errors import TaskNotFound, TaskNotRetryable
-from router.gateway.sources import CachedAccounts, LegacyRead
-from router.gateway.store import GatewayStore
 from router.metrics import RouterMetrics
 from router.ownership import SqlOwnership
 from router.records import OutcomeRecord

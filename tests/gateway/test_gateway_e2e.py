@@ -30,8 +30,8 @@ from cloud.plan import MutationKind
 from cloud.sim import summarise_journal
 from cloud.sim.client import SimCloudClient
 from flags import SqlFlagStore
+from gateway import operation_id_for
 from router.contract import OperationRequest, OperationResult, OperationState
-from router.gateway import operation_id_for
 from router.legacy import LegacyRunner, client_request_id
 from router.tables import operation_owners, shadow_comparisons
 

@@ -15,11 +15,11 @@ from infra import Process
 
 import migrations
 from cloudops.cli import cli
+from gateway import GatewaySettings, load_gateway_settings
+from gateway.model import Entry, OpSpec, OpState, OpView, TaskState
+from gateway.store import GatewayStore
+from gateway.tables import metadata as gateway_metadata
 from router.errors import ConfigurationError
-from router.gateway import GatewaySettings, load_gateway_settings
-from router.gateway.model import Entry, OpSpec, OpState, OpView, TaskState
-from router.gateway.store import GatewayStore
-from router.gateway.tables import metadata as gateway_metadata
 
 
 class Clock:

@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from router.gateway.model import GatewayTask, OpRecord, OpSpec, OpState, OpView, TaskState
-from router.gateway.tables import gateway_operations as ops_table, gateway_tasks as tasks_table
+from gateway.model import GatewayTask, OpRecord, OpSpec, OpState, OpView, TaskState
+from gateway.tables import gateway_operations as ops_table, gateway_tasks as tasks_table
 
 __all__ = ["GatewayStore"]
 

@@ -16,9 +16,9 @@ from infra import Process
 
 import migrations
 from flags import STAGE_KEY, SqlFlagStore
-from router.gates import Thresholds
-from router.rollout import RolloutController, TickAction
-from router.rollout_model import EventKind, RolloutPlan, RolloutStatus
+from rollouts.controller import RolloutController, TickAction
+from rollouts.gates import Thresholds
+from rollouts.model import EventKind, RolloutPlan, RolloutStatus
 from router.tables import operation_outcomes, shadow_comparisons
 
 pytestmark = pytest.mark.postgres

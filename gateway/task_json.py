@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from durable_runner.contract import Progress
+from gateway.model import ORCHESTRATION, Entry, GatewayTask, OpSpec, OpState, OpView, TaskState
 from router.contract import ErrorKind, OperationError, OperationResult
-from router.gateway.model import ORCHESTRATION, Entry, GatewayTask, OpSpec, OpState, OpView, TaskState
 
 __all__ = [
     "EXCEPTION_TYPE",

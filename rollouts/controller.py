@@ -6,7 +6,7 @@
 
 The phases are shadow (gated on the shadow comparison only: durable does not execute yet), then canary at each
 step, then durable (the rollout completes). On each tick the evidence since the step started is judged by
-`router.gates.evaluate`:
+`rollouts.gates.evaluate`:
 
 - pass: the next phase is written to the stage flag (actor `rollout:<id>`, the evidence summary as reason);
 - fail: the scope goes back at once to the last phase that passed (legacy if none) and the rollout ends as
@@ -33,10 +33,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from flags import FlagStore, MigrationStage as Stage
-from router.rollout_errors import InvalidTransition, RolloutConflict
-from router.rollout_evidence import EvidenceReader
-from router.rollout_flag import FlagKeeper, phase_of
-from router.rollout_model import (
+from rollouts.errors import InvalidTransition, RolloutConflict
+from rollouts.evidence import EvidenceReader
+from rollouts.flag import FlagKeeper, phase_of
+from rollouts.model import (
     LEGACY,
     EventKind,
     Rollout,
@@ -44,8 +44,8 @@ from router.rollout_model import (
     RolloutPlan,
     RolloutStatus,
 )
-from router.rollout_store import RolloutStore
-from router.rollout_tick import StepJudge, TickAction, TickResult
+from rollouts.store import RolloutStore
+from rollouts.tick import StepJudge, TickAction, TickResult
 
 __all__ = ["RolloutController", "TickAction", "TickResult"]
 

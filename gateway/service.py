@@ -12,16 +12,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.driver import Driver, DriverSettings, OperationRunner
+from gateway.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
+from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
+from gateway.settings import GatewaySettings
+from gateway.sources import AccountSource, LegacyTasks, ProgressSource
+from gateway.store import GatewayStore
+from gateway.submission import MAX_DIMENSION, resolve_operations
+from gateway.task_json import compose, durable_view, legacy_view, waiting_view
 from router.config import RouterConfig
 from router.contract import Path
-from router.gateway.driver import Driver, DriverSettings, OperationRunner
-from router.gateway.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
-from router.gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
-from router.gateway.settings import GatewaySettings
-from router.gateway.sources import AccountSource, LegacyTasks, ProgressSource
-from router.gateway.store import GatewayStore
-from router.gateway.submission import MAX_DIMENSION, resolve_operations
-from router.gateway.task_json import compose, durable_view, legacy_view, waiting_view
 from router.ownership import OwnershipStore
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
@@ -196,9 +196,9 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
     """A Gateway over a RoutingRunner built from `config`, its tables in the same database."""
     from cloud.factory import open_provider
     from durable_runner.client import connect
+    from gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
     from router.errors import ConfigurationError
     from router.factory import build_routing_runner, database_engine, temporal_settings
-    from router.gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
     from router.ownership import SqlOwnership
 
     try:

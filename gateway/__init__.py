@@ -8,17 +8,17 @@ workflow behind each operation. Gateway tasks live in the router's database, so 
 every task it ever issued and drives the unfinished ones on. docs/gateway.md describes the contract.
 
 Public: `build_gateway(RouterConfig, GatewaySettings)`, `Gateway`, `create_app(gateway)`, `GatewaySettings`,
-`load_gateway_settings`, `operation_id_for`, and the header and context-key names in `router.gateway.model`.
+`load_gateway_settings`, `operation_id_for`, and the header and context-key names in `gateway.model`.
 
 May import: `router`, `flags`, `cloud` (the catalogue and types), `durable_runner`'s contract. The legacy path only
 over HTTP: nothing of `legacy_clouddriver` (it is deleted when the migration ends; the gateway stays).
 """
 
-from router.gateway.app import create_app
-from router.gateway.model import EXECUTION_ID_HEADER, PRIOR_RESULTS_KEY, STAGE_TYPE_HEADER
-from router.gateway.service import Gateway, build_gateway
-from router.gateway.settings import GatewaySettings, load_gateway_settings
-from router.gateway.submission import operation_id_for
+from gateway.app import create_app
+from gateway.model import EXECUTION_ID_HEADER, PRIOR_RESULTS_KEY, STAGE_TYPE_HEADER
+from gateway.service import Gateway, build_gateway
+from gateway.settings import GatewaySettings, load_gateway_settings
+from gateway.submission import operation_id_for
 
 __all__ = [
     "EXECUTION_ID_HEADER",

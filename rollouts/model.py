@@ -16,8 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from flags import DIMENSIONS, InvalidInput, MigrationStage as Stage, Scope
-from router.gates import Thresholds
-from router.rollout_errors import InvalidPlan
+from rollouts.errors import InvalidPlan
+from rollouts.gates import Thresholds
 
 __all__ = [
     "DEFAULT_STEPS",

@@ -14,9 +14,9 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from router.gateway import api
-from router.gateway.errors import GatewayError, error_body
-from router.gateway.service import Gateway
+from gateway import api
+from gateway.errors import GatewayError, error_body
+from gateway.service import Gateway
 from router.metrics import RouterMetrics
 
 __all__ = ["create_app"]
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def create_app(gateway: Gateway) -> Flask:
     """The HTTP face of `gateway` (start its driver separately: `gateway.driver.start()`)."""
-    app = Flask("router.gateway")
+    app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = gateway.settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep `status` and `history` first, as Clouddriver
     app.extensions["cloudops_gateway"] = gateway

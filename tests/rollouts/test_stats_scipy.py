@@ -1,4 +1,4 @@
-"""router.stats against scipy and numpy on many generated inputs (seeded, so a failure reproduces)."""
+"""rollouts.stats against scipy and numpy on many generated inputs (seeded, so a failure reproduces)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats as st
 
-from router.stats import (
+from rollouts.stats import (
     PercentileMethod,
     Verdict,
     fisher_greater_p,

@@ -1,8 +1,8 @@
 """The gateway's values: what one submitted operation is, where it stands, and what a task shows of it.
 
 A gateway task is one `POST /{provider}/ops`: an ordered list of operations, each routed on its own. Everything
-here is a frozen value; the SQL store (`router.gateway.store`) reads and writes them, the driver moves them on,
-and `router.gateway.task_json` turns them into Clouddriver's task JSON.
+here is a frozen value; the SQL store (`gateway.store`) reads and writes them, the driver moves them on,
+and `gateway.task_json` turns them into Clouddriver's task JSON.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from router.gateway.errors import InvalidRequest
-from router.gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER
-from router.gateway.service import Gateway
+from gateway.errors import InvalidRequest
+from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER
+from gateway.service import Gateway
 
 __all__ = ["gateway", "ops", "tasks"]
 

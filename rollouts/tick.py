@@ -17,11 +17,11 @@ from enum import StrEnum
 from typing import Any
 
 from flags import MigrationStage as Stage
-from router.gates import Evidence, GateMode, GateResult, Requirements, Verdict, evaluate
-from router.rollout_evidence import EvidenceReader
-from router.rollout_flag import FlagKeeper
-from router.rollout_model import DURABLE, EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
-from router.rollout_store import RolloutStore
+from rollouts.evidence import EvidenceReader
+from rollouts.flag import FlagKeeper
+from rollouts.gates import Evidence, GateMode, GateResult, Requirements, Verdict, evaluate
+from rollouts.model import DURABLE, EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
+from rollouts.store import RolloutStore
 
 __all__ = ["StepJudge", "TickAction", "TickResult"]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from cloud.catalogue import CloudOperation, FieldError, check_world, parse_operation_list, parse_server_group_name
 from cloud.model import Account
-from router.gateway.errors import ValidationFailed
-from router.gateway.model import OpSpec
+from gateway.errors import ValidationFailed
+from gateway.model import OpSpec
 
 __all__ = ["MAX_DIMENSION", "application_of", "operation_id_for", "resolve_operations"]
 

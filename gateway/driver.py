@@ -30,6 +30,17 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from durable_runner.contract import workflow_id_for
+from gateway.model import PRIOR_RESULTS_KEY, GatewayTask, OpRecord, OpState, OpView
+from gateway.sources import LegacyTasks, ProgressSource
+from gateway.store import GatewayStore
+from gateway.task_json import (
+    durable_view,
+    legacy_state,
+    legacy_view,
+    prior_results,
+    result_view,
+    unstarted_view,
+)
 from router.contract import (
     ErrorKind,
     OperationError,
@@ -39,17 +50,6 @@ from router.contract import (
     format_handle,
 )
 from router.errors import RouterError, UnknownHandle
-from router.gateway.model import PRIOR_RESULTS_KEY, GatewayTask, OpRecord, OpState, OpView
-from router.gateway.sources import LegacyTasks, ProgressSource
-from router.gateway.store import GatewayStore
-from router.gateway.task_json import (
-    durable_view,
-    legacy_state,
-    legacy_view,
-    prior_results,
-    result_view,
-    unstarted_view,
-)
 from router.ownership import OwnershipStore
 
 __all__ = ["Driver", "DriverSettings", "OperationRunner"]

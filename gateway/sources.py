@@ -24,7 +24,7 @@ from cloud.model import Account
 from cloud.provider import CloudReader
 from durable_runner.contract import Progress
 from durable_runner.loop import BackgroundLoop
-from router.gateway.errors import ServiceUnavailable, TaskNotFound, TaskNotRetryable
+from gateway.errors import ServiceUnavailable, TaskNotFound, TaskNotRetryable
 
 __all__ = [
     "AccountSource",

@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from rollouts.errors import RolloutStoreUnavailable
+from rollouts.gates import ComparisonCounts, Evidence, PathSample
 from router.contract import Path, ResultStatus
-from router.gates import ComparisonCounts, Evidence, PathSample
-from router.rollout_errors import RolloutStoreUnavailable
 from router.tables import operation_outcomes, shadow_comparisons
 
 __all__ = ["EvidenceReader", "scope_filter"]

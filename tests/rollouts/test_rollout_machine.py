@@ -18,11 +18,11 @@ import sqlalchemy as sa
 
 import migrations
 from flags import STAGE_KEY, SqlFlagStore, StoreUnavailable
-from router.gates import Thresholds
-from router.rollout import RolloutController, TickAction
-from router.rollout_errors import InvalidPlan, InvalidTransition, RolloutConflict, RolloutNotFound
-from router.rollout_model import EventKind, RolloutPlan, RolloutStatus, parse_duration, parse_scope, parse_steps
-from router.rollout_tables import metadata as rollout_metadata
+from rollouts.controller import RolloutController, TickAction
+from rollouts.errors import InvalidPlan, InvalidTransition, RolloutConflict, RolloutNotFound
+from rollouts.gates import Thresholds
+from rollouts.model import EventKind, RolloutPlan, RolloutStatus, parse_duration, parse_scope, parse_steps
+from rollouts.tables import metadata as rollout_metadata
 from router.tables import operation_outcomes, shadow_comparisons
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

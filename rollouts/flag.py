@@ -23,9 +23,9 @@ from enum import StrEnum
 from typing import Any
 
 from flags import STAGE_KEY, ConcurrentModification, FlagError, FlagStore, MigrationStage as Stage, Property
-from router.rollout_errors import RolloutStoreUnavailable
-from router.rollout_model import EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
-from router.rollout_store import RolloutStore
+from rollouts.errors import RolloutStoreUnavailable
+from rollouts.model import EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
+from rollouts.store import RolloutStore
 
 __all__ = ["FlagKeeper", "Override", "SyncAction", "decide_sync", "holds", "phase_of"]
 

@@ -1,4 +1,4 @@
-"""The guarded rollout's exceptions, split by what the caller can do (they extend `router.errors.RouterError`).
+"""The rollouts package's exception tree, split by what the caller can do.
 
 RolloutError                  base; `rollout_id` where one is known
 ├── InvalidPlan               the plan or a command's input is wrong (bad scope, steps, duration, threshold):
@@ -12,8 +12,6 @@ RolloutError                  base; `rollout_id` where one is known
 
 from __future__ import annotations
 
-from router.errors import RouterError
-
 __all__ = [
     "InvalidPlan",
     "InvalidTransition",
@@ -24,11 +22,12 @@ __all__ = [
 ]
 
 
-class RolloutError(RouterError):
+class RolloutError(Exception):
     """Base of the rollout exceptions; `message` is meant for the person who asked."""
 
     def __init__(self, message: str, *, rollout_id: str | None = None) -> None:
         super().__init__(message)
+        self.message = message
         self.rollout_id = rollout_id
 
 

@@ -1,4 +1,4 @@
-"""router.gates on constructed evidence: pass, each way to fail, inconclusive on small samples, requirements."""
+"""rollouts.gates on constructed evidence: pass, each way to fail, inconclusive on small samples, requirements."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from router.gates import (
+from rollouts.gates import (
     ComparisonCounts,
     Evidence,
     GateMode,

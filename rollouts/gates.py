@@ -1,7 +1,7 @@
 """Rollout gates: from aggregated evidence to pass / fail / inconclusive, with reasons a person can read.
 
 Pure: `evaluate(evidence, mode, thresholds, requirements)` reads numbers and returns a `GateResult`. The guarded
-rollout (`router.rollout`) and the shadow report's verdicts (`cloudops.report`) both call it, so a report's "ready"
+rollout (`rollouts.controller`) and the shadow report's verdicts (`cloudops.report`) both call it, so a report's "ready"
 and a rollout's "pass" can never disagree.
 
 Checks (each pass, fail or inconclusive, each with its evidence):
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-from router.stats import Verdict, mann_whitney, percentiles, proportion_worse_test, wilson_interval
+from rollouts.stats import Verdict, mann_whitney, percentiles, proportion_worse_test, wilson_interval
 
 __all__ = [
     "ComparisonCounts",

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from flags import MigrationStage as Stage
 from flags.model import utc
-from router.gates import Thresholds
-from router.rollout_errors import RolloutConflict, RolloutNotFound, RolloutStoreUnavailable
-from router.rollout_model import EventKind, Phase, Rollout, RolloutEvent, RolloutPlan, RolloutStatus
-from router.rollout_tables import rollout_events, rollouts
+from rollouts.errors import RolloutConflict, RolloutNotFound, RolloutStoreUnavailable
+from rollouts.gates import Thresholds
+from rollouts.model import EventKind, Phase, Rollout, RolloutEvent, RolloutPlan, RolloutStatus
+from rollouts.tables import rollout_events, rollouts
 
 __all__ = ["RolloutStore"]
 

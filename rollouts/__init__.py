@@ -1,0 +1,44 @@
+"""Guarded rollouts: a plan per flag scope, moved phase by phase (shadow, canary steps, durable) by gates over the
+router's recorded evidence, rolled back on failure, every transition on a timeline.
+
+    controller = RolloutController(engine, SqlFlagStore(engine))
+    rollout = controller.start(RolloutPlan({"application": "api"}), actor="alice")
+    controller.tick(rollout.id)
+
+Modules: `controller` (start, tick, pause, resume, abort), `model` (plan, rollout, events, parsing), `store`
+(SQL, compare-and-set), `tick` (one tick's judgement), `evidence` (reads the router's outcomes), `flag` (writes the
+stage flag), `gates` (the pure verdict over evidence), `stats` (the tests and intervals the gates use), `tables`,
+`errors`.
+
+May import: `router` (the contract and the outcome tables it reads as evidence), `flags`. Never the gateway or the
+console.
+"""
+
+from rollouts.controller import RolloutController, TickAction, TickResult
+from rollouts.errors import (
+    InvalidPlan,
+    InvalidTransition,
+    RolloutConflict,
+    RolloutError,
+    RolloutNotFound,
+    RolloutStoreUnavailable,
+)
+from rollouts.gates import Thresholds
+from rollouts.model import Rollout, RolloutEvent, RolloutPlan, RolloutStatus
+
+__all__ = [
+    "InvalidPlan",
+    "InvalidTransition",
+    "Rollout",
+    "RolloutConflict",
+    "RolloutController",
+    "RolloutError",
+    "RolloutEvent",
+    "RolloutNotFound",
+    "RolloutPlan",
+    "RolloutStatus",
+    "RolloutStoreUnavailable",
+    "Thresholds",
+    "TickAction",
+    "TickResult",
+]
