@@ -44,17 +44,27 @@ class _Candidate:
 
         self._seconds = seconds
         self._inner = ScriptedRunner(RoutePath.DURABLE, succeed_with_plan(_PLAN))
-        self.run, self.run_async, self.start, self.poll = (
+        self.run, self.start, self.poll, self.has_started, self.close = (
             self._inner.run,
-            self._inner.run_async,
             self._inner.start,
             self._inner.poll,
+            self._inner.has_started,
+            self._inner.close,
         )
-        self.has_started = self._inner.has_started
 
-    async def dry_run_async(self, request: Any) -> Any:
-        await asyncio.sleep(self._seconds)
-        return await self._inner.dry_run_async(request)
+    async def run_async(self, request: Any, options: Any = None) -> Any:
+        from router.contract import DEFAULT_OPTIONS
+
+        options = options or DEFAULT_OPTIONS
+        if options.dry_run:
+            await asyncio.sleep(self._seconds)
+        return await self._inner.run_async(request, options)
+
+    def __enter__(self) -> _Candidate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _script(work_s: float) -> Callable[[Any, Any], Any]:

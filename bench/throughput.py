@@ -102,7 +102,7 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
     from temporalio.client import Client
 
     from durable_runner.contract import WORKFLOW_TYPE, WorkflowResult, workflow_id_for
-    from router.contract import Path as RoutePath, RouteDecision
+    from router.contract import Path as RoutePath, RouteDecision, RunOptions
     from router.durable import DurableRunner, start_options, to_workflow_input
 
     client = await Client.connect(address)
@@ -110,7 +110,7 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
     def workflow_input(request: Any, decision: RouteDecision | None = None) -> Any:
         """The input DurableRunner sends, with its default timeouts."""
         return replace(
-            to_workflow_input(request, decision=decision),
+            to_workflow_input(request, RunOptions(decision=decision)),
             attempt_timeout_seconds=300,
             heartbeat_timeout_seconds=30,
             max_retry_interval_seconds=60,
@@ -132,7 +132,7 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
     decision = RouteDecision("complete", RoutePath.DURABLE, "stage complete for every scope", "p-bench", 1)
 
     async def raw_same_start(request: Any) -> bool:
-        options = start_options(request, task_queue, decision)
+        options = start_options(request, task_queue, RunOptions(decision=decision))
         inp = workflow_input(request, decision)
         handle = await client.start_workflow(WORKFLOW_TYPE, inp, result_type=WorkflowResult, **options)
         return bool((await handle.result()).ok)

@@ -1,7 +1,8 @@
 """The gateway's driver: a background loop that moves every unfinished gateway task on, one operation at a time.
 
 Each tick it takes (or renews) the lease of the unfinished tasks nobody else holds, and for each one: starts the
-operation in progress through the RoutingRunner (`start`, a string handle), or checks on it (`poll`), and once it
+operation in progress through the RoutingRunner (`start`; its handle is stored in its string form), or checks on
+it (`poll`), and once it
 has finished records its final view and moves on to the next operation, which starts with the results of those
 before it in its context (`cloudops.priorResults`). A list stops at its first failure.
 
@@ -25,7 +26,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -42,27 +42,20 @@ from gateway.task_json import (
     unstarted_view,
 )
 from router.contract import (
+    CloudOperationRunner,
     ErrorKind,
     OperationError,
+    OperationHandle,
     OperationRequest,
     OperationStatus,
     Path,
-    format_handle,
 )
-from router.errors import RouterError, UnknownHandle
+from router.errors import OwnershipUnavailable, RouterError, UnknownHandle
 from router.ownership import OwnershipStore
 
-__all__ = ["Driver", "DriverSettings", "OperationRunner"]
+__all__ = ["Driver", "DriverSettings"]
 
 log = logging.getLogger(__name__)
-
-
-class OperationRunner(Protocol):
-    """What the driver needs of a runner (`RoutingRunner` satisfies it)."""
-
-    def start(self, request: OperationRequest) -> str: ...
-
-    def poll(self, handle: str) -> OperationStatus: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +78,7 @@ class Driver:
         self,
         *,
         store: GatewayStore,
-        runner: OperationRunner,
+        runner: CloudOperationRunner,
         owners: OwnershipStore,
         legacy: LegacyTasks,
         progress: ProgressSource,
@@ -223,7 +216,7 @@ class Driver:
         """A handle; or the failed view once the start deadline has passed; or None to try again next round."""
         first_attempt = self._store.note_attempt(task.id, op.spec.position)
         try:
-            handle = self._existing_durable(op) or self._runner.start(self.request(task, op))
+            handle = self._existing_durable(op) or str(self._runner.start(self.request(task, op)))
         except Exception as exc:
             why = exc.message if isinstance(exc, RouterError) else f"{type(exc).__name__}: {exc}"
             if self._clock() - first_attempt < self.settings.start_timeout_s:
@@ -243,23 +236,23 @@ class Driver:
         """
         try:
             owner = self._owners.owner(op.spec.operation_id)
-        except sa.exc.SQLAlchemyError:
+        except OwnershipUnavailable:
             owner = None  # the router itself then asks Temporal whether the workflow exists before falling back
         if owner is None or owner.path is not Path.DURABLE:
             return None
-        handle = format_handle(Path.DURABLE, workflow_id_for(op.spec.operation_id))
+        handle = OperationHandle(Path.DURABLE, workflow_id_for(op.spec.operation_id))
         try:
             self._runner.poll(handle)
         except UnknownHandle:
             return None  # certainly never started: a fresh start is safe
-        return handle
+        return str(handle)
 
     # -- checks -------------------------------------------------------------------------------------------------
 
     def _check_durable(self, op: OpRecord) -> OpView | None:
         assert op.handle is not None and op.run_id is not None
         try:
-            status = self._runner.poll(op.handle)
+            status = self._runner.poll(OperationHandle.parse(op.handle))
         except UnknownHandle as exc:
             error = OperationError(ErrorKind.INFRASTRUCTURE, f"the workflow is gone: {exc.message}", "WorkflowNotFound")
             return unstarted_view(op.spec, error)
@@ -288,7 +281,7 @@ class Driver:
         elif not self._due(op.handle):
             return None
         try:
-            status = self._runner.poll(op.handle)
+            status = self._runner.poll(OperationHandle.parse(op.handle))
         except RouterError as exc:
             log.info("cannot poll %s yet: %s", op.handle, exc.message)
             return None
@@ -307,7 +300,7 @@ class Driver:
             if op.handle in self._started:
                 return True
         try:
-            handle = self._runner.start(self.request(task, op))
+            handle = str(self._runner.start(self.request(task, op)))
         except RouterError:
             return True  # poll it as it is: the outcome simply goes unrecorded by this process
         with self._lock:

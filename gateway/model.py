@@ -142,12 +142,12 @@ class OpRecord:
 
     @property
     def path(self) -> Path | None:
-        return parse_handle(self.handle)[0] if self.handle else None
+        return parse_handle(self.handle).path if self.handle else None
 
     @property
     def run_id(self) -> str | None:
         """The legacy task id or the workflow id behind the handle."""
-        return parse_handle(self.handle)[1] if self.handle else None
+        return parse_handle(self.handle).run_id if self.handle else None
 
 
 @dataclass(frozen=True, slots=True)

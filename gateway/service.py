@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.driver import Driver, DriverSettings, OperationRunner
+from gateway.driver import Driver, DriverSettings
 from gateway.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
 from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
 from gateway.settings import GatewaySettings
@@ -21,7 +21,7 @@ from gateway.store import GatewayStore
 from gateway.submission import MAX_DIMENSION, resolve_operations
 from gateway.task_json import compose, durable_view, legacy_view, waiting_view
 from router.config import RouterConfig
-from router.contract import Path
+from router.contract import CloudOperationRunner, Path
 from router.ownership import OwnershipStore
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
@@ -41,7 +41,7 @@ class Gateway:
         self,
         *,
         store: GatewayStore,
-        runner: OperationRunner,
+        runner: CloudOperationRunner,
         owners: OwnershipStore,
         legacy: LegacyTasks,
         progress: ProgressSource,

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from router.errors import ConfigurationError
-from router.routing import FallbackPolicy
+from router.routing_values import FallbackPolicy
 
 __all__ = ["ENV_PREFIX", "RouterConfig", "load_config", "read_document"]
 

@@ -1,8 +1,12 @@
-"""The public contract an orchestrator codes against: requests, results, handles and the runner protocol.
+"""The public contract an orchestrator codes against: requests, results, handles, run options, the runner seam.
 
-Every runner (`LegacyRunner`, `DurableRunner`, `RoutingRunner`) satisfies `CloudOperationRunner`. Expected
-outcomes, business and infrastructure failures included, are values (`OperationResult.status`, `.errors`);
-exceptions (`router.errors`) are for misuse and for a path that could not take the operation at all.
+Every runner (`LegacyRunner`, `DurableRunner`, `RoutingRunner`, and `router.testing.ScriptedRunner`) satisfies
+`CloudOperationRunner`; the two paths also satisfy `PathRunner` (what a RoutingRunner needs of each of its paths).
+Expected outcomes, business and infrastructure failures included, are values (`OperationResult.status`,
+`.errors`); exceptions (`router.errors`) are for misuse and for a path that could not take the operation at all.
+
+This module imports nothing but the standard library and `router.errors`, so code that only types against the
+seam never imports temporalio, httpx or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -11,32 +15,30 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
+
+from router.errors import UnknownHandle
 
 __all__ = [
-    "DECISION_CONTEXT_KEY",
-    "RETRY_WINDOW_CONTEXT_KEY",
+    "DEFAULT_OPTIONS",
     "CloudOperationRunner",
+    "DurablePathRunner",
     "ErrorKind",
     "OperationError",
+    "OperationHandle",
     "OperationRequest",
     "OperationResult",
     "OperationState",
     "OperationStatus",
     "Path",
+    "PathRunner",
     "ResultStatus",
     "RouteDecision",
+    "RunOptions",
     "Timings",
     "format_handle",
     "parse_handle",
 ]
-
-
-DECISION_CONTEXT_KEY = "cloudops.decision"
-"""Where the routing decision travels in an operation's context: the legacy task keeps it, the workflow memo too."""
-
-RETRY_WINDOW_CONTEXT_KEY = "cloudops.retryWindowSeconds"
-"""Where the router passes the durable retry window it read from flags before the workflow starts."""
 
 
 class Path(StrEnum):
@@ -238,28 +240,73 @@ class OperationResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to run one operation, beside the request itself: the same request with other options is the same operation.
+
+    `dry_run`: resolve, validate and plan, reading state but mutating nothing (a shadow run); a dry run is never
+    deduplicated into the real run of the same operation, nor the real run into it. `decision`: the routing
+    decision made outside the path (rule 5), kept with the legacy task and in the workflow's input and memo.
+    `retry_window_seconds`: how long the durable path keeps retrying transient failures (None: the runner's own
+    default; the legacy path has hand-written retries of its own and ignores it).
+    """
+
+    dry_run: bool = False
+    decision: RouteDecision | None = None
+    retry_window_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        window = self.retry_window_seconds
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise ValueError(f"retry_window_seconds must be a whole number of seconds, at least 1 (got {window!r})")
+
+
+DEFAULT_OPTIONS = RunOptions()
+"""Run for real, with no decision attached and the runner's own retry window."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperationHandle:
+    """A started operation: its path and its id there (legacy task id, or workflow id).
+
+    Its string form, `str(handle)` = `format_handle(path, run_id)` (`legacy:<task id>`, `durable:<workflow id>`), is
+    what a caller stores; `OperationHandle.parse` reads it back, so a restarted caller keeps polling.
+    """
+
+    path: Path
+    run_id: str
+
+    def __str__(self) -> str:
+        return format_handle(self.path, self.run_id)
+
+    @classmethod
+    def parse(cls, text: str) -> OperationHandle:
+        """The handle `text` names; UnknownHandle saying what a handle looks like when it names none."""
+        return parse_handle(text)
+
+
+@dataclass(frozen=True, slots=True)
 class OperationStatus:
     """What `poll` says about a started operation. `result` is set once the state is not RUNNING."""
 
-    handle: str
+    handle: OperationHandle
     state: OperationState
     step: str = ""
     result: OperationResult | None = None
 
 
 def format_handle(path: Path, run_id: str) -> str:
-    """A handle names its path and its id (task id or workflow id), so a restarted caller can keep polling it."""
+    """A handle's string form: its path and its id (task id or workflow id), so a restarted caller can poll it."""
     return f"{path.value}:{run_id}"
 
 
-def parse_handle(handle: str) -> tuple[Path, str]:
-    """Split a handle made by `format_handle`; raises ValueError saying what a handle looks like."""
-    path, sep, run_id = handle.partition(":")
+def parse_handle(text: str) -> OperationHandle:
+    """Read a handle's string form (made by `format_handle`); UnknownHandle when it is not one."""
+    path, sep, run_id = text.partition(":")
     if not sep or not run_id or path not in {p.value for p in Path}:
-        raise ValueError(
-            f"not an operation handle: {handle!r} (expected 'legacy:<task id>' or 'durable:<workflow id>')"
+        raise UnknownHandle(
+            f"not an operation handle: {text!r} (expected 'legacy:<task id>' or 'durable:<workflow id>')"
         )
-    return Path(path), run_id
+    return OperationHandle(Path(path), run_id)
 
 
 @runtime_checkable
@@ -267,13 +314,35 @@ class CloudOperationRunner(Protocol):
     """Runs cloud operations. `run` blocks; `start` + `poll` suit orchestrators whose tasks are re-invoked.
 
     `start` raises `router.errors.RunnerUnavailable` when the path could not take the operation; everything that
-    happens after the path took it is reported in the result.
+    happens after the path took it (validation errors included) is reported in the result. `poll` raises
+    `router.errors.UnknownHandle` for a handle no path of this runner knows. `close()` releases the runner's
+    clients and threads (the runner must not be used afterwards); `with runner:` closes it on the way out.
     """
 
-    def run(self, request: OperationRequest) -> OperationResult: ...
+    def run(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult: ...
 
-    async def run_async(self, request: OperationRequest) -> OperationResult: ...
+    async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult: ...
 
-    def start(self, request: OperationRequest) -> str: ...
+    def start(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationHandle: ...
 
-    def poll(self, handle: str) -> OperationStatus: ...
+    def poll(self, handle: OperationHandle) -> OperationStatus: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class PathRunner(CloudOperationRunner, Protocol):
+    """One path of a RoutingRunner (LegacyRunner, DurableRunner): a CloudOperationRunner that is authoritative on
+    its own, whose dry run (`RunOptions(dry_run=True)`) plans without mutating, so the router can shadow it."""
+
+
+@runtime_checkable
+class DurablePathRunner(PathRunner, Protocol):
+    """The durable path also says whether an operation was ever started on it for real (its workflow id derives
+    from the operation id), and answers True when it cannot tell: an unknown must never let another path run it."""
+
+    def has_started(self, operation_id: str) -> bool: ...

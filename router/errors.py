@@ -3,7 +3,9 @@
     RouterError                 base; carries `operation_id` where one is known
     ├── RunnerUnavailable       a path could not take the operation; `may_have_started` says whether it might
     │                           have (only when it certainly did not may another path run it)
-    ├── UnknownHandle           `poll` got a handle no path knows
+    ├── UnknownHandle           `poll` got a handle no path knows (or a string that is no handle)
+    ├── OwnershipUnavailable    the ownership store could not answer (its database is down); the router then
+    │                           asks the durable path itself, and never lets the operation run twice
     └── ConfigurationError      the router's configuration is wrong; the message says which setting and why
 
 Expected outcomes (business and infrastructure failures of an operation) are never raised: they are
@@ -12,7 +14,7 @@ Expected outcomes (business and infrastructure failures of an operation) are nev
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "RouterError", "RunnerUnavailable", "UnknownHandle"]
+__all__ = ["ConfigurationError", "OwnershipUnavailable", "RouterError", "RunnerUnavailable", "UnknownHandle"]
 
 
 class RouterError(Exception):
@@ -35,6 +37,10 @@ class RunnerUnavailable(RouterError):
 
 class UnknownHandle(RouterError):
     """A handle that names no known task or workflow."""
+
+
+class OwnershipUnavailable(RouterError):
+    """The ownership store could not read or record an operation's owner."""
 
 
 class ConfigurationError(RouterError):

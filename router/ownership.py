@@ -4,10 +4,15 @@ Rule 2 of the architecture: an operation that has started on one path is never r
 the flags say later. The first `claim` of an operation id wins (an atomic insert); every later claim returns the
 existing owner. The only move allowed is `reassign` from durable to legacy when the workflow was certainly not
 started (rule 4), as a compare-and-set.
+
+A store that cannot answer raises `router.errors.OwnershipUnavailable` (whatever its storage's own errors are),
+so the router handles an outage without knowing how the store keeps its rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -15,6 +20,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from router.contract import Path
+from router.errors import OwnershipUnavailable
 from router.tables import operation_owners
 
 __all__ = ["InMemoryOwnership", "Ownership", "OwnershipStore", "SqlOwnership"]
@@ -29,6 +35,8 @@ class Ownership:
 
 
 class OwnershipStore(Protocol):
+    """Who owns each operation. Every method raises OwnershipUnavailable when the store cannot answer."""
+
     def owner(self, operation_id: str) -> Ownership | None: ...
 
     def claim(self, operation_id: str, path: Path, reason: str) -> Ownership:
@@ -60,6 +68,18 @@ class InMemoryOwnership:
         return True
 
 
+@contextmanager
+def _answering(what: str, operation_id: str) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.IntegrityError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        raise OwnershipUnavailable(
+            f"the ownership store could not {what} for {operation_id}: {type(exc).__name__}", operation_id=operation_id
+        ) from exc
+
+
 class SqlOwnership:
     """Ownership in the `operation_owners` table; safe across routers sharing one database."""
 
@@ -67,6 +87,10 @@ class SqlOwnership:
         self.engine = engine
 
     def owner(self, operation_id: str) -> Ownership | None:
+        with _answering("read the owner", operation_id):
+            return self._owner(operation_id)
+
+    def _owner(self, operation_id: str) -> Ownership | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(operation_owners).where(operation_owners.c.operation_id == operation_id)
@@ -80,7 +104,7 @@ class SqlOwnership:
         now = datetime.now(UTC)
         reason = reason[:400]
         try:
-            with self.engine.begin() as conn:
+            with _answering("claim the operation", operation_id), self.engine.begin() as conn:
                 conn.execute(
                     operation_owners.insert().values(
                         operation_id=operation_id, path=path.value, reason=reason, claimed_at=now, updated_at=now
@@ -95,7 +119,7 @@ class SqlOwnership:
         return found
 
     def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
-        with self.engine.begin() as conn:
+        with _answering("reassign the operation", operation_id), self.engine.begin() as conn:
             moved = conn.execute(
                 operation_owners.update()
                 .where(operation_owners.c.operation_id == operation_id, operation_owners.c.path == from_path.value)

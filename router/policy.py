@@ -22,6 +22,7 @@ from typing import Protocol
 
 from flags import MigrationStage as Stage
 from router.contract import Path, RouteDecision
+from router.routing_values import RouteBasis
 
 __all__ = ["DecisionView", "Route", "route", "sample_bucket"]
 
@@ -57,6 +58,7 @@ class Route:
     shadow: Path | None
     decision: RouteDecision
     owner: Path | None = None  # the path that owned the operation before this call, if any
+    basis: RouteBasis = RouteBasis.MATCHED  # what the route rests on (the decisions metric's label)
 
 
 _SHADOWED = {Stage.SHADOW: Path.DURABLE, Stage.DURABLE: Path.LEGACY}
@@ -78,8 +80,10 @@ def route(
     """Route one operation. `owner` is the path that already started it, if any (rule 2 wins over flags)."""
     stage = _stage_of(decision)
     primary, reason = _primary(stage, decision)
+    basis = _basis(decision)
     if owner is not None and owner is not primary:
         primary, reason = owner, f"owned by the {owner.value} path since its first attempt ({reason})"
+        basis = RouteBasis.OWNED
     shadow = None if stage is None else _shadow(stage, primary)
     if shadow is not None and shadow_bucket >= shadow_sample_percent:
         shadow = None
@@ -92,7 +96,13 @@ def route(
         percent=decision.percent,
         bucket=decision.bucket,
     )
-    return Route(primary=primary, shadow=shadow, decision=record, owner=owner)
+    return Route(primary=primary, shadow=shadow, decision=record, owner=owner, basis=basis)
+
+
+def _basis(decision: DecisionView) -> RouteBasis:
+    if decision.kill_switch:
+        return RouteBasis.KILL_SWITCH
+    return RouteBasis.DEFAULT if decision.default_used else RouteBasis.MATCHED
 
 
 def _stage_of(decision: DecisionView) -> Stage | None:

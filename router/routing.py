@@ -14,37 +14,36 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any, Protocol
-
-import sqlalchemy as sa
 
 from flags import RETRY_WINDOW_KEY, SHADOW_SAMPLE_KEY, STAGE_KEY
 from router.compare import Observation
 from router.contract import (
-    DECISION_CONTEXT_KEY,
-    RETRY_WINDOW_CONTEXT_KEY,
+    DEFAULT_OPTIONS,
+    DurablePathRunner,
     ErrorKind,
     OperationError,
+    OperationHandle,
     OperationRequest,
     OperationResult,
     OperationState,
     OperationStatus,
     Path,
+    PathRunner,
     ResultStatus,
     RouteDecision,
+    RunOptions,
     Timings,
-    parse_handle,
 )
-from router.errors import RunnerUnavailable, UnknownHandle
+from router.errors import OwnershipUnavailable, RunnerUnavailable
 from router.metrics import RouterMetrics
 from router.ownership import OwnershipStore
 from router.policy import DecisionView, Route, route, sample_bucket
 from router.records import OutcomeRecord
+from router.routing_values import FallbackPolicy, RouteBasis
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowTicket
 
 __all__ = [
-    "DECISION_CONTEXT_KEY",
     "DurablePathRunner",
     "FallbackPolicy",
     "FlagSource",
@@ -56,33 +55,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class FallbackPolicy(StrEnum):
-    """What to do when the durable path could not take an operation that it certainly did not start."""
-
-    LEGACY = "legacy"
-    FAIL = "fail"
-
-
 class FlagSource(Protocol):
     """The flags the router reads: in memory, never raising (`flags.FlagClient` satisfies it)."""
 
     def decide(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str] = ...) -> DecisionView: ...
-
-
-class PathRunner(Protocol):
-    """One path: a CloudOperationRunner that can also plan an operation in dry run (never mutating)."""
-
-    def run(self, request: OperationRequest) -> OperationResult: ...
-    async def run_async(self, request: OperationRequest) -> OperationResult: ...
-    def start(self, request: OperationRequest) -> str: ...
-    def poll(self, handle: str) -> OperationStatus: ...
-    async def dry_run_async(self, request: OperationRequest) -> OperationResult: ...
-
-
-class DurablePathRunner(PathRunner, Protocol):
-    """The durable path also says whether it ever started an operation (its workflow id derives from the id)."""
-
-    def has_started(self, operation_id: str) -> bool: ...
 
 
 class RecordSink(Protocol):
@@ -97,6 +73,7 @@ class _Started:
     ticket: ShadowTicket | None
     started_at: float
     fallback: bool
+    dry_run: bool = False  # a dry run through the router: planned on its path, neither shadowed nor recorded
 
 
 class RoutingRunner:
@@ -126,7 +103,7 @@ class RoutingRunner:
         self.metrics = metrics
         self._fallback = fallback
         self._default_sample = default_shadow_sample_percent
-        self._started: dict[str, _Started] = {}
+        self._started: dict[OperationHandle, _Started] = {}
         self._lock = threading.Lock()
         self._resources = tuple(resources)
 
@@ -148,50 +125,51 @@ class RoutingRunner:
 
     # -- the protocol -------------------------------------------------------------------------------------------
 
-    def run(self, request: OperationRequest) -> OperationResult:
+    def run(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
+        """Route and run. `options.dry_run` plans on the chosen path (no shadow, no ownership, no record); the
+        router makes the decision itself, and a retry window in `options` wins over the one flags give."""
         started_at = time.time()
+        _refuse_decision(options)
         chosen = self._route(request)
-        ticket = self._begin_shadow(request, chosen)
+        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
         try:
-            result, fallback = self._run_primary(request, chosen)
+            result, fallback = self._run_primary(request, chosen, options)
         except BaseException:
             if ticket:
                 ticket.abandon()
             raise
-        return self._finish(_Started(request, chosen, ticket, started_at, fallback), result)
+        return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
 
-    async def run_async(self, request: OperationRequest) -> OperationResult:
+    async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
         started_at = time.time()
+        _refuse_decision(options)
         chosen = await asyncio.to_thread(self._route, request)
-        ticket = self._begin_shadow(request, chosen)
+        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
         try:
-            result, fallback = await self._run_primary_async(request, chosen)
+            result, fallback = await self._run_primary_async(request, chosen, options)
         except BaseException:
             if ticket:
                 ticket.abandon()
             raise
-        return self._finish(_Started(request, chosen, ticket, started_at, fallback), result)
+        return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
 
-    def start(self, request: OperationRequest) -> str:
+    def start(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationHandle:
         started_at = time.time()
+        _refuse_decision(options)
         chosen = self._route(request)
-        ticket = self._begin_shadow(request, chosen)
+        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
         try:
-            handle, fallback = self._start_primary(request, chosen)
+            handle, fallback = self._start_primary(request, chosen, options)
         except BaseException:
             if ticket:
                 ticket.abandon()
             raise
         with self._lock:
-            self._started[handle] = _Started(request, chosen, ticket, started_at, fallback)
+            self._started[handle] = _Started(request, chosen, ticket, started_at, fallback, options.dry_run)
         return handle
 
-    def poll(self, handle: str) -> OperationStatus:
-        try:
-            path, _ = parse_handle(handle)
-        except ValueError as exc:
-            raise UnknownHandle(str(exc)) from None
-        status = self._runners[path].poll(handle)
+    def poll(self, handle: OperationHandle) -> OperationStatus:
+        status = self._runners[handle.path].poll(handle)
         if status.state is OperationState.RUNNING or status.result is None:
             return status
         with self._lock:
@@ -221,14 +199,11 @@ class RoutingRunner:
             shadow_bucket=sample_bucket(request.operation_id),
             owner=owner,
         )
-        basis = "kill_switch" if decision.kill_switch else "default" if decision.default_used else "matched"
-        if chosen.decision.reason.startswith("owned by"):
-            basis = "owned"
         if unknown_owner is not None:
-            basis = "ownership_unavailable"
             reason = f"{unknown_owner}; the flags said: {decision.reason}"
-            chosen = replace(chosen, decision=replace(chosen.decision, reason=reason))
-        self.metrics.decisions.labels(chosen.decision.stage, chosen.primary.value, basis).inc()
+            decided = replace(chosen.decision, reason=reason)
+            chosen = replace(chosen, decision=decided, basis=RouteBasis.OWNERSHIP_UNAVAILABLE)
+        self.metrics.decisions.labels(chosen.decision.stage, chosen.primary.value, chosen.basis.value).inc()
         return chosen
 
     def _current_owner(self, operation_id: str) -> tuple[Path | None, str | None]:
@@ -236,7 +211,7 @@ class RoutingRunner:
         try:
             found = self._owners.owner(operation_id)
             return (found.path if found else None), None
-        except sa.exc.SQLAlchemyError:
+        except OwnershipUnavailable:
             # Without the ownership store, the durable path itself says whether it ever started this operation
             # (its workflow id derives from the operation id); if not, legacy is safe: a legacy retry dedupes.
             self.metrics.internal_errors.labels("ownership_store").inc()
@@ -245,67 +220,83 @@ class RoutingRunner:
                 return Path.DURABLE, "ownership store unavailable: the durable path has this operation's workflow"
             return Path.LEGACY, "ownership store unavailable and no workflow exists: legacy, where a retry dedupes"
 
-    def _claim(self, request: OperationRequest, chosen: Route) -> Path:
+    def _claim(self, request: OperationRequest, chosen: Route, options: RunOptions) -> Path:
+        if options.dry_run:  # a dry run is not the operation: it claims nothing
+            return chosen.primary
         try:
             return self._owners.claim(request.operation_id, chosen.primary, chosen.decision.reason).path
-        except sa.exc.SQLAlchemyError:
+        except OwnershipUnavailable:
             self.metrics.internal_errors.labels("ownership_store").inc()
             return chosen.primary
 
-    def _with_decision(self, request: OperationRequest, decision: RouteDecision) -> OperationRequest:
-        """The request with its decision, and the flag-set retry window, in its context (rule 5: decided outside)."""
-        context = {**request.context, DECISION_CONTEXT_KEY: decision.to_json()}
-        window = self._flags.decide(RETRY_WINDOW_KEY, request.dimensions(), {"operation_id": request.operation_id})
-        if not window.default_used and isinstance(window.value, int) and not isinstance(window.value, bool):
-            context[RETRY_WINDOW_CONTEXT_KEY] = window.value
-        return replace(request, context=context)
+    def _options(self, request: OperationRequest, decision: RouteDecision, options: RunOptions) -> RunOptions:
+        """What the path gets: the decision (rule 5: decided outside the workflow) and the retry window, the
+        caller's or else the one flags set for the scope."""
+        window = options.retry_window_seconds
+        if window is None:
+            found = self._flags.decide(RETRY_WINDOW_KEY, request.dimensions(), {"operation_id": request.operation_id})
+            value = found.value
+            if not found.default_used and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                window = value
+        return RunOptions(dry_run=options.dry_run, decision=decision, retry_window_seconds=window)
 
     # -- the authoritative call ---------------------------------------------------------------------------------
 
-    def _run_primary(self, request: OperationRequest, chosen: Route) -> tuple[OperationResult, bool]:
-        path = self._claim(request, chosen)
-        routed = self._with_decision(request, replace(chosen.decision, path=path))
+    def _run_primary(
+        self, request: OperationRequest, chosen: Route, options: RunOptions
+    ) -> tuple[OperationResult, bool]:
+        path = self._claim(request, chosen, options)
+        routed = self._options(request, replace(chosen.decision, path=path), options)
         try:
-            return self._runners[path].run(routed), False
+            return self._runners[path].run(request, routed), False
         except RunnerUnavailable as exc:
-            if self._may_fall_back(request, chosen, path, exc):
-                return self._runners[Path.LEGACY].run(routed), True
+            if self._may_fall_back(request, chosen, path, exc, options):
+                return self._runners[Path.LEGACY].run(request, routed), True
             return _unavailable(request, path, exc), False
 
-    async def _run_primary_async(self, request: OperationRequest, chosen: Route) -> tuple[OperationResult, bool]:
-        path = await asyncio.to_thread(self._claim, request, chosen)
-        routed = self._with_decision(request, replace(chosen.decision, path=path))
+    async def _run_primary_async(
+        self, request: OperationRequest, chosen: Route, options: RunOptions
+    ) -> tuple[OperationResult, bool]:
+        path = await asyncio.to_thread(self._claim, request, chosen, options)
+        routed = self._options(request, replace(chosen.decision, path=path), options)
         try:
-            return await self._runners[path].run_async(routed), False
+            return await self._runners[path].run_async(request, routed), False
         except RunnerUnavailable as exc:
-            if await asyncio.to_thread(self._may_fall_back, request, chosen, path, exc):
-                return await self._runners[Path.LEGACY].run_async(routed), True
+            if await asyncio.to_thread(self._may_fall_back, request, chosen, path, exc, options):
+                return await self._runners[Path.LEGACY].run_async(request, routed), True
             return _unavailable(request, path, exc), False
 
-    def _start_primary(self, request: OperationRequest, chosen: Route) -> tuple[str, bool]:
-        path = self._claim(request, chosen)
-        routed = self._with_decision(request, replace(chosen.decision, path=path))
+    def _start_primary(
+        self, request: OperationRequest, chosen: Route, options: RunOptions
+    ) -> tuple[OperationHandle, bool]:
+        path = self._claim(request, chosen, options)
+        routed = self._options(request, replace(chosen.decision, path=path), options)
         try:
-            return self._runners[path].start(routed), False
+            return self._runners[path].start(request, routed), False
         except RunnerUnavailable as exc:
-            if self._may_fall_back(request, chosen, path, exc):
-                return self._runners[Path.LEGACY].start(routed), True
+            if self._may_fall_back(request, chosen, path, exc, options):
+                return self._runners[Path.LEGACY].start(request, routed), True
             raise
 
-    def _may_fall_back(self, request: OperationRequest, chosen: Route, path: Path, exc: RunnerUnavailable) -> bool:
+    def _may_fall_back(
+        self, request: OperationRequest, chosen: Route, path: Path, exc: RunnerUnavailable, options: RunOptions
+    ) -> bool:
         """Rule 4: only from durable, only when the workflow was certainly not started, only if configured.
 
         "Certainly not started" speaks for this call only; an earlier attempt that owned the operation on the
-        durable path may have started it, so only an operation's first attempt may fall back.
+        durable path may have started it, so only an operation's first attempt may fall back. A dry run plans
+        on legacy instead without a claim to move.
         """
         if path is not Path.DURABLE or exc.may_have_started or self._fallback is FallbackPolicy.FAIL:
             return False
         if chosen.owner is not None:
             return False
+        if options.dry_run:
+            return True
         reason = f"durable path unavailable before start: {exc.message}"
         try:
             moved = self._owners.reassign(request.operation_id, Path.DURABLE, Path.LEGACY, reason)
-        except sa.exc.SQLAlchemyError:
+        except OwnershipUnavailable:
             moved = True  # nothing recorded durable as the owner durably; the workflow certainly does not exist
         if moved:
             self.metrics.fallbacks.labels(request.operation).inc()
@@ -314,12 +305,12 @@ class RoutingRunner:
 
     # -- shadows and records ------------------------------------------------------------------------------------
 
-    def _begin_shadow(self, request: OperationRequest, chosen: Route) -> ShadowTicket | None:
+    def _begin_shadow(self, request: OperationRequest, chosen: Route, options: RunOptions) -> ShadowTicket | None:
         if chosen.shadow is None:
             return None
         try:
-            shadowed = self._with_decision(request, chosen.decision)
-            return self._shadows.begin(shadowed, chosen.shadow, self._runners[chosen.shadow])
+            shadowed = self._options(request, chosen.decision, options)
+            return self._shadows.begin(request, chosen.shadow, self._runners[chosen.shadow], shadowed)
         except Exception:
             self.metrics.internal_errors.labels("shadow_begin").inc()
             log.exception("could not start a shadow for %s", request.operation_id)
@@ -331,6 +322,8 @@ class RoutingRunner:
         result = replace(result, decision=decision, timings=result.timings or Timings.since(started.started_at))
         if started.ticket:
             started.ticket.complete(Observation.of(result, duration))
+        if started.dry_run:  # a plan, not an outcome: the rollout's evidence counts operations only
+            return result
         try:
             kind = result.errors[0].kind.value if result.errors else ""
             self.metrics.operations.labels(
@@ -344,6 +337,12 @@ class RoutingRunner:
             self.metrics.internal_errors.labels("record_outcome").inc()
             log.exception("could not record the outcome of %s", started.request.operation_id)
         return result
+
+
+def _refuse_decision(options: RunOptions) -> None:
+    """The router decides; a decision passed in would be overruled silently, so it is refused."""
+    if options.decision is not None:
+        raise ValueError("RoutingRunner makes the routing decision itself: run it without RunOptions.decision")
 
 
 def _as_percent(value: Any, default: float) -> float:

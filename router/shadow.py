@@ -3,13 +3,14 @@
 Scientist's rules, made asynchronous: the authoritative result is always returned untouched and never waits for
 the shadow; the candidate runs on the executor's own event-loop thread, with a timeout, under a concurrency cap
 and a circuit breaker; every error in the candidate, the comparison or the publishing is recorded, counted and
-swallowed, never raised to the caller. A shadow never mutates: it only ever calls `dry_run_async`.
+swallowed, never raised to the caller. A shadow never mutates: it only ever runs the candidate with
+`RunOptions(dry_run=True)`, whatever options it was given.
 
 Usage (what RoutingRunner does):
 
-    ticket = shadows.begin(request, Path.DURABLE, durable_runner)    # None when skipped (cap, breaker)
-    result = legacy_runner.run(request)                              # the authoritative call, unaffected
-    if ticket: ticket.complete(Observation.of(result, elapsed))      # compared once both sides are in
+    ticket = shadows.begin(request, Path.DURABLE, durable_runner, options)  # None when skipped (cap, breaker)
+    result = legacy_runner.run(request, options)                            # the authoritative call, unaffected
+    if ticket: ticket.complete(Observation.of(result, elapsed))             # compared once both sides are in
 """
 
 from __future__ import annotations
@@ -20,24 +21,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 from router.breaker import CircuitBreaker
 from router.compare import Comparison, IgnoreRule, Observation, compare
-from router.contract import OperationRequest, OperationResult, Path
+from router.contract import DEFAULT_OPTIONS, OperationRequest, Path, PathRunner, RunOptions
 from router.metrics import RouterMetrics
 
-__all__ = ["DryRunner", "ShadowExecutor", "ShadowRecord", "ShadowSettings", "ShadowTicket"]
+__all__ = ["ShadowExecutor", "ShadowRecord", "ShadowSettings", "ShadowTicket"]
 
 log = logging.getLogger(__name__)
-
-
-class DryRunner(Protocol):
-    """A path that can plan an operation without executing it (LegacyRunner and DurableRunner both can)."""
-
-    async def dry_run_async(self, request: OperationRequest) -> OperationResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +102,11 @@ class ShadowExecutor:
         with self._lock:
             return self._in_flight
 
-    def begin(self, request: OperationRequest, path: Path, candidate: DryRunner) -> ShadowTicket | None:
-        """Start the candidate's dry run now; None (counted) when the cap or the breaker says no."""
+    def begin(
+        self, request: OperationRequest, path: Path, candidate: PathRunner, options: RunOptions = DEFAULT_OPTIONS
+    ) -> ShadowTicket | None:
+        """Start the candidate's dry run now (with `options`, as a dry run); None (counted) when the cap or the
+        breaker says no."""
         with self._lock:
             if self._in_flight >= self.settings.max_concurrency:
                 self._metrics.shadows_skipped.labels("concurrency_cap").inc()
@@ -119,7 +116,8 @@ class ShadowExecutor:
                 return None
             self._in_flight += 1
         ticket = ShadowTicket()
-        future = asyncio.run_coroutine_threadsafe(self._shadow(request, path, candidate, ticket), self._loop)
+        dry = replace(options, dry_run=True)
+        future = asyncio.run_coroutine_threadsafe(self._shadow(request, path, candidate, dry, ticket), self._loop)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
@@ -129,9 +127,11 @@ class ShadowExecutor:
         with self._lock:
             self._pending.discard(future)
 
-    async def _shadow(self, request: OperationRequest, path: Path, candidate: DryRunner, ticket: ShadowTicket) -> None:
+    async def _shadow(
+        self, request: OperationRequest, path: Path, candidate: PathRunner, dry: RunOptions, ticket: ShadowTicket
+    ) -> None:
         try:
-            observed = await self._observe(request, path, candidate)
+            observed = await self._observe(request, path, candidate, dry)
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -150,10 +150,12 @@ class ShadowExecutor:
                 "shadow comparison for %s failed; the authoritative result is unaffected", request.operation_id
             )
 
-    async def _observe(self, request: OperationRequest, path: Path, candidate: DryRunner) -> Observation:
+    async def _observe(
+        self, request: OperationRequest, path: Path, candidate: PathRunner, dry: RunOptions
+    ) -> Observation:
         started = self._clock()
         try:
-            result = await asyncio.wait_for(candidate.dry_run_async(request), self.settings.timeout_s)
+            result = await asyncio.wait_for(candidate.run_async(request, dry), self.settings.timeout_s)
         except TimeoutError:
             self.breaker.record(success=False)
             return Observation(path, None, duration_s=self._clock() - started, timed_out=True)

@@ -13,18 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.contract import (
+    DEFAULT_OPTIONS,
+    OperationHandle,
     OperationRequest,
     OperationResult,
     OperationState,
     OperationStatus,
     Path,
     ResultStatus,
-    format_handle,
-    parse_handle,
+    RunOptions,
 )
 from router.errors import RunnerUnavailable, UnknownHandle
 
 __all__ = ["ScriptedRunner", "succeed_with_plan"]
+
+_DRY_RUN_SUFFIX = "-dry-run"
 
 
 def succeed_with_plan(plan: Mapping[str, Any]) -> Callable[[OperationRequest, Path], OperationResult]:
@@ -38,51 +41,71 @@ def succeed_with_plan(plan: Mapping[str, Any]) -> Callable[[OperationRequest, Pa
 
 @dataclass
 class ScriptedRunner:
-    """A PathRunner whose answers come from `script`; set `unavailable` to make it refuse work."""
+    """A PathRunner whose answers come from `script`; set `unavailable` to make it refuse work.
+
+    Real runs are idempotent on the operation id, as both real paths are, and listed in `executed` (with the
+    options each got in `executed_options`); dry runs (`RunOptions(dry_run=True)`) are listed in `dry_runs` and
+    `dry_run_options`, run the script every time and never count as the operation having started.
+    """
 
     path: Path
     script: Callable[[OperationRequest, Path], OperationResult]
     unavailable: RunnerUnavailable | None = None
     executed: list[OperationRequest] = field(default_factory=list)
+    executed_options: list[RunOptions] = field(default_factory=list)
     dry_runs: list[OperationRequest] = field(default_factory=list)
+    dry_run_options: list[RunOptions] = field(default_factory=list)
+    closed: bool = False
     _results: dict[str, OperationResult] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _execute(self, request: OperationRequest) -> OperationResult:
+    def _execute(self, request: OperationRequest, options: RunOptions) -> tuple[str, OperationResult]:
+        if options.dry_run:
+            with self._lock:
+                self.dry_runs.append(request)
+                self.dry_run_options.append(options)
+            result = self.script(request, self.path)
+            run_id = request.operation_id + _DRY_RUN_SUFFIX
+            with self._lock:
+                self._results[run_id] = result
+            return run_id, result
         if self.unavailable is not None:
             raise self.unavailable
         with self._lock:
             previous = self._results.get(request.operation_id)
             if previous is not None:  # idempotent on the operation id, as both real paths are
-                return previous
+                return request.operation_id, previous
             self.executed.append(request)
+            self.executed_options.append(options)
         result = self.script(request, self.path)
         with self._lock:
             self._results[request.operation_id] = result
-        return result
+        return request.operation_id, result
 
-    def run(self, request: OperationRequest) -> OperationResult:
-        return self._execute(request)
+    def run(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
+        return self._execute(request, options)[1]
 
-    async def run_async(self, request: OperationRequest) -> OperationResult:
-        return self._execute(request)
+    async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
+        return self._execute(request, options)[1]
 
-    def start(self, request: OperationRequest) -> str:
-        self._execute(request)
-        return format_handle(self.path, request.operation_id)
+    def start(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationHandle:
+        return OperationHandle(self.path, self._execute(request, options)[0])
 
-    def poll(self, handle: str) -> OperationStatus:
-        path, run_id = parse_handle(handle)
-        result = self._results.get(run_id)
-        if path is not self.path or result is None:
+    def poll(self, handle: OperationHandle) -> OperationStatus:
+        result = self._results.get(handle.run_id)
+        if handle.path is not self.path or result is None:
             raise UnknownHandle(f"no operation behind {handle}")
         state = OperationState.SUCCEEDED if result.succeeded else OperationState.FAILED
         return OperationStatus(handle, state, result=result)
 
-    async def dry_run_async(self, request: OperationRequest) -> OperationResult:
-        with self._lock:
-            self.dry_runs.append(request)
-        return self.script(request, self.path)
-
     def has_started(self, operation_id: str) -> bool:
         return operation_id in self._results
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> ScriptedRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -124,7 +124,8 @@ def start(config_path: str | None, as_json: bool, **opts: Any) -> None:
             handle = router.start(request)
         except RunnerUnavailable as exc:
             raise click.ClickException(f"the {exc.path} path could not take the operation: {exc.message}") from None
-    click.echo(json.dumps({"handle": handle, "operationId": request.operation_id}) if as_json else handle)
+    text = str(handle)
+    click.echo(json.dumps({"handle": text, "operationId": request.operation_id}) if as_json else text)
 
 
 @command.command("poll")
@@ -132,11 +133,12 @@ def start(config_path: str | None, as_json: bool, **opts: Any) -> None:
 @_config_options
 def poll(handle: str, config_path: str | None, as_json: bool) -> None:
     """Poll a started operation once; exit status 2 while it is still running."""
+    from router.contract import OperationHandle
     from router.errors import UnknownHandle
 
     with _router(config_path) as router:
         try:
-            status = router.poll(handle)
+            status = router.poll(OperationHandle.parse(handle))
         except UnknownHandle as exc:
             raise click.ClickException(exc.message) from None
     if status.result is not None:

@@ -70,7 +70,7 @@ def test_redis_restarted_empty_mid_task_loses_the_task_as_clouddriver_does() -> 
     try:
         request = _create("redischaos")
         handle = legacy.start(request)
-        task_id = handle.partition(":")[2]
+        task_id = handle.run_id
         _wait_for_health_wait(legacy, handle)
         redis.kill()
         restarted = start_redis(redis.port)

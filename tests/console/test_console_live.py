@@ -59,7 +59,7 @@ async def test_running_operations_show_their_progress_and_link_into_temporal(
     tuning = WorkerTuning(max_concurrent_activities=4, health_poll_seconds=0.05, wait_slice_seconds=5.0)
     async with build_worker(client, SimCloud(health_delay_s=60), task_queue=queue, tuning=tuning):
         handle = await DurableRunner(client, task_queue=queue).start_async(request)
-        workflow_id = handle.split(":", 1)[1]
+        workflow_id = handle.run_id
         try:
             mine = await _listed_with_progress(http, workflow_id)
             assert mine["dimensions"] == {

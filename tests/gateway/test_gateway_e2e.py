@@ -31,7 +31,7 @@ from cloud.sim import summarise_journal
 from cloud.sim.client import SimCloudClient
 from flags import SqlFlagStore
 from gateway import operation_id_for
-from router.contract import OperationRequest, OperationResult, OperationState
+from router.contract import OperationHandle, OperationRequest, OperationResult, OperationState, Path
 from router.legacy import LegacyRunner, client_request_id
 from router.tables import operation_owners, shadow_comparisons
 
@@ -224,7 +224,7 @@ def test_a_list_mixing_both_paths_runs_in_order_with_the_results_before_each(sta
     assert answer.status_code == 200, answer.text
     task_id = answer.json()["id"]
     with orca(gateway) as runner:
-        while (status := runner.poll(f"legacy:{task_id}")).state is OperationState.RUNNING:
+        while (status := runner.poll(OperationHandle(Path.LEGACY, task_id))).state is OperationState.RUNNING:
             threading.Event().wait(0.05)
     assert status.result is not None and status.result.succeeded, status.result
     assert status.result.outputs["deploy.server.groups"] == {REGION: ["gwmixed-main-v000"]}
@@ -278,7 +278,7 @@ def test_a_retryable_legacy_failure_is_resumed_through_the_gateway(stack: Stack,
         assert status.result is not None and status.result.succeeded, status.result
         group = sim.describe_server_group(account, REGION, f"{app}-main-v000")
         assert group is not None and group.capacity.desired == 2
-    task = httpx.get(f"{gateway.url}/task/{handle.split(':', 1)[1]}", timeout=10).json()
+    task = httpx.get(f"{gateway.url}/task/{handle.run_id}", timeout=10).json()
     assert task["gatewayOperations"][0]["path"] == "legacy" and task["sagaIds"]
     assert any("Re-initializing Orchestration Task" in h["status"] for h in task["history"])
     assert journal_of(stack, app) == [MutationKind.CREATE_SERVER_GROUP, MutationKind.RESIZE_SERVER_GROUP]
@@ -308,7 +308,7 @@ def test_a_gateway_killed_mid_durable_operation_still_reports_it_to_completion(s
                 threading.Event().wait(0.05)
         assert status.result is not None and status.result.succeeded, status.result
         assert owners(stack, [gateway_operation_id(grow)]) == ["durable"]
-        task = httpx.get(f"{restarted.url}/task/{handle.split(':', 1)[1]}", timeout=10).json()
+        task = httpx.get(f"{restarted.url}/task/{handle.run_id}", timeout=10).json()
         assert task["status"]["completed"] and any(h["status"].startswith("Step 3/3 done") for h in task["history"])
 
         # The restarted gateway answers for the task its predecessor issued and finished before the kill.

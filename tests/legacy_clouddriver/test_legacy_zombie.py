@@ -126,7 +126,7 @@ def test_sigkill_in_memory_loses_the_task_and_a_resubmit_runs_the_operation_agai
         service.kill()
         restarted = start_clouddriver(slow_sim.url, port=port)
 
-        task_id = handle.split(":", 1)[1]
+        task_id = handle.run_id
         assert httpx.get(f"{restarted.url}/task/{task_id}").status_code == 404
         polls = 0
         while (status := legacy.poll(handle)).state is OperationState.RUNNING:
@@ -161,7 +161,7 @@ def test_sigkill_with_redis_leaves_a_started_zombie_until_its_ttl(slow_sim: Proc
         legacy = runner(first.url)
         request = create("zombie-redis", "zombieredis")
         handle = legacy.start(request)
-        task_id = handle.split(":", 1)[1]
+        task_id = handle.run_id
         poll_until_waiting(legacy, handle)
         first.kill()
 

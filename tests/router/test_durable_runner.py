@@ -23,14 +23,18 @@ from temporalio.testing import WorkflowEnvironment
 from cloud.sim import SimCloud
 from durable_runner.contract import RunState
 from durable_runner.worker import WorkerTuning, build_worker
+from router import durable_start
 from router.contract import (
     CloudOperationRunner,
+    DurablePathRunner,
     ErrorKind,
+    OperationHandle,
     OperationRequest,
     OperationState,
     Path,
     ResultStatus,
     RouteDecision,
+    RunOptions,
 )
 from router.durable import DurableRunner
 from router.errors import RunnerUnavailable, UnknownHandle
@@ -39,6 +43,7 @@ pytestmark = pytest.mark.temporal
 
 TUNING = WorkerTuning(max_concurrent_activities=4, health_poll_seconds=0.05, wait_slice_seconds=5.0)
 DECISION = RouteDecision(stage="canary", path=Path.DURABLE, reason="bucket 3.1 < 10%", percent=10.0, bucket=3.1)
+ROUTED = RunOptions(decision=DECISION)
 
 
 def _client(temporal_env: object) -> Client:
@@ -83,9 +88,9 @@ async def test_run_maps_the_workflow_result(temporal_env: object) -> None:
     sim = SimCloud(health_delay_s=0.1)
     async with _worker(client, sim) as tq:
         runner = _runner(client, tq)
-        assert isinstance(runner, CloudOperationRunner)
+        assert isinstance(runner, CloudOperationRunner) and isinstance(runner, DurablePathRunner)
         request = _request()
-        result = await runner.run_async(request, decision=DECISION)
+        result = await runner.run_async(request, ROUTED)
     assert result.status is ResultStatus.SUCCEEDED and result.path is Path.DURABLE
     assert result.operation_id == request.operation_id
     assert result.workflow_id == f"cloudop-{request.operation_id}"
@@ -116,8 +121,9 @@ async def test_start_poll_and_reattach_from_another_runner(temporal_env: object)
     async with _worker(client, sim) as tq:
         runner = _runner(client, tq)
         request = _request()
-        handle = await runner.start_async(request, decision=DECISION)
-        assert handle == f"durable:cloudop-{request.operation_id}"
+        handle = await runner.start_async(request, ROUTED)
+        assert str(handle) == f"durable:cloudop-{request.operation_id}"
+        assert OperationHandle.parse(str(handle)) == handle
         assert await runner.start_async(request) == handle  # a retried start attaches
         progress = await runner.wait_progress_async(handle, after=1)
         assert progress.state is RunState.RUNNING and progress.completed == 2
@@ -146,7 +152,7 @@ async def test_dry_run_uses_its_own_workflow_and_mutates_nothing(temporal_env: o
     async with _worker(client, sim) as tq:
         runner = _runner(client, tq)
         request = _request()
-        shadow = await runner.dry_run_async(request, decision=DECISION)
+        shadow = await runner.run_async(request, RunOptions(dry_run=True, decision=DECISION))
         assert not await runner.has_started_async(request.operation_id)  # a shadow is not the operation
         real = await runner.run_async(request)
         assert await runner.has_started_async(request.operation_id)
@@ -159,11 +165,11 @@ async def test_dry_run_uses_its_own_workflow_and_mutates_nothing(temporal_env: o
 async def test_unknown_handles_are_refused(temporal_env: object) -> None:
     runner = DurableRunner(_client(temporal_env))
     with pytest.raises(UnknownHandle):
-        await runner.poll_async("legacy:abc")
+        await runner.poll_async(OperationHandle(Path.LEGACY, "abc"))
     with pytest.raises(UnknownHandle):
-        await runner.poll_async("nonsense")
+        await runner.poll_async(OperationHandle.parse("nonsense"))
     with pytest.raises(UnknownHandle):
-        await runner.poll_async(f"durable:cloudop-{uuid.uuid4().hex}")
+        await runner.poll_async(OperationHandle.parse(f"durable:cloudop-{uuid.uuid4().hex}"))
 
 
 def test_nothing_listening_means_certainly_not_started() -> None:
@@ -228,15 +234,18 @@ async def test_a_failed_start_is_classified_by_what_it_proves(temporal_env: obje
         await runner.run_async(request)
         existing, absent = f"cloudop-{request.operation_id}", f"cloudop-{uuid.uuid4().hex}"
 
-        def rpc(status: RPCStatusCode, message: str) -> RPCError:
-            return RPCError(message, status, b"")
+        async def after(workflow_id: str, status: RPCStatusCode, message: str) -> object:
+            err = RPCError(message, status, b"")
+            failure = durable_start.classify(err)
+            assert failure is not None
+            return await runner._after_failed_start(client, workflow_id, err, failure, "x")
 
         # A deadline on a start that did land: attach to it.
-        handle = await runner._after_failed_start(client, existing, rpc(RPCStatusCode.DEADLINE_EXCEEDED, "late"), "x")
-        assert handle.id == existing
+        handle = await after(existing, RPCStatusCode.DEADLINE_EXCEEDED, "late")
+        assert getattr(handle, "id", None) == existing
         # A deadline with nothing to show for it yet: it may still land.
         with pytest.raises(RunnerUnavailable) as maybe:
-            await runner._after_failed_start(client, absent, rpc(RPCStatusCode.DEADLINE_EXCEEDED, "late"), "x")
+            await after(absent, RPCStatusCode.DEADLINE_EXCEEDED, "late")
         assert maybe.value.may_have_started is True
         # Refusals and connections that never opened prove nothing was created.
         for status, message in [
@@ -244,5 +253,5 @@ async def test_a_failed_start_is_classified_by_what_it_proves(temporal_env: obje
             (RPCStatusCode.UNAVAILABLE, "tcp connect error: Connection refused"),
         ]:
             with pytest.raises(RunnerUnavailable) as refused:
-                await runner._after_failed_start(client, absent, rpc(status, message), "x")
+                await after(absent, status, message)
             assert refused.value.may_have_started is False

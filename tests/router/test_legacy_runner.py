@@ -17,7 +17,17 @@ from werkzeug.serving import make_server
 
 from cloud.sim import FaultConfig, SimCloud
 from legacy_clouddriver import create_app
-from router import ErrorKind, OperationRequest, OperationState, ResultStatus, RunnerUnavailable, UnknownHandle
+from router import (
+    ErrorKind,
+    OperationHandle,
+    OperationRequest,
+    OperationState,
+    Path,
+    ResultStatus,
+    RunnerUnavailable,
+    RunOptions,
+    UnknownHandle,
+)
 from router.legacy import LegacyRunner, client_request_id
 
 FAST = {"HEALTH_POLL_S": 0.02, "HEALTH_TIMEOUT_S": 5, "PROVIDER_BACKOFF_S": 0.01, "ACCOUNTS_TTL_S": 0}
@@ -74,7 +84,6 @@ def create_request(operation_id: str = "op-1", **context: Any) -> OperationReque
             "amiName": "myapp-ami",
             "instanceType": "m5.large",
             "subnetType": "internal",
-            "cloudops.decision": {"stage": "legacy", "reason": "default"},
             **context,
         },
     )
@@ -204,13 +213,14 @@ def test_the_one_hour_timeout_is_a_timeout() -> None:
 
 
 def test_thirty_consecutive_404s_fail_the_operation(url: str) -> None:
+    gone = OperationHandle.parse("legacy:gone")
     with runner(url) as legacy:
-        states = [legacy.poll("legacy:gone").state for _ in range(30)]
+        states = [legacy.poll(gone).state for _ in range(30)]
     assert states == [OperationState.RUNNING] * 29 + [OperationState.FAILED]
     with runner(url) as legacy:
         for _ in range(29):
-            legacy.poll("legacy:gone")
-        result = legacy.poll("legacy:gone").result
+            legacy.poll(gone)
+        result = legacy.poll(gone).result
     assert result is not None and result.errors[0].kind is ErrorKind.INFRASTRUCTURE
     assert result.errors[0].code == "task_not_found"
 
@@ -218,9 +228,9 @@ def test_thirty_consecutive_404s_fail_the_operation(url: str) -> None:
 def test_handles_of_other_paths_or_garbage_are_unknown(url: str) -> None:
     with runner(url) as legacy:
         with pytest.raises(UnknownHandle):
-            legacy.poll("durable:cloudop-1")
+            legacy.poll(OperationHandle(Path.DURABLE, "cloudop-1"))
         with pytest.raises(UnknownHandle):
-            legacy.poll("garbage")
+            legacy.poll(OperationHandle.parse("garbage"))
 
 
 def test_an_unreachable_service_is_unavailable_and_certainly_not_started() -> None:
@@ -251,7 +261,7 @@ def test_a_server_error_on_every_submit_may_have_started(sim: SimCloud) -> None:
 
 def test_a_dry_run_plans_without_mutating_and_does_not_dedupe_the_real_run(url: str, sim: SimCloud) -> None:
     with runner(url) as legacy:
-        dry = legacy.run(create_request(dryRun=True))
+        dry = legacy.run(create_request(), RunOptions(dry_run=True))
         assert dry.succeeded and dry.plan is not None and dry.outputs == {}
         assert sim.journal() == []
         real = legacy.run(create_request())
@@ -259,9 +269,16 @@ def test_a_dry_run_plans_without_mutating_and_does_not_dedupe_the_real_run(url: 
     assert real.plan is not None and real.plan["mutations"] == dry.plan["mutations"]
 
 
+def test_a_dry_run_asked_for_in_the_context_alone_is_refused_not_run(url: str, sim: SimCloud) -> None:
+    with runner(url) as legacy:
+        refused = legacy.run(create_request(dryRun=True))
+    assert [(e.kind, e.field) for e in refused.errors] == [(ErrorKind.VALIDATION, "dryRun")]
+    assert refused.task_id is None and sim.journal() == []
+
+
 def test_another_runner_can_poll_a_handle_to_the_end(url: str) -> None:
     with runner(url) as first:
-        handle = first.start(create_request())
+        handle = OperationHandle.parse(str(first.start(create_request())))  # as a caller stores it
     with runner(url) as second:
         while (status := second.poll(handle)).state is OperationState.RUNNING:
             threading.Event().wait(0.02)

@@ -10,16 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import sqlalchemy as sa
 
 from flags import FlagTestData
 from router.compare import ComparisonOutcome
-from router.contract import ErrorKind, OperationRequest, OperationState, Path, ResultStatus
-from router.errors import RunnerUnavailable
+from router.contract import ErrorKind, OperationHandle, OperationRequest, OperationState, Path, ResultStatus
+from router.errors import OwnershipUnavailable, RunnerUnavailable
 from router.metrics import RouterMetrics
 from router.ownership import InMemoryOwnership
 from router.records import OutcomeRecord
-from router.routing import DECISION_CONTEXT_KEY, FallbackPolicy, RoutingRunner
+from router.routing import FallbackPolicy, RoutingRunner
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowSettings
 from router.testing import ScriptedRunner, succeed_with_plan
 
@@ -102,15 +101,15 @@ def test_canary_inside_the_rollout_executes_durable_and_shadows_legacy(h: Harnes
     assert (len(h.durable.executed), len(h.legacy.executed), len(h.legacy.dry_runs)) == (1, 0, 1)
 
 
-def test_the_decision_travels_in_the_context_and_the_result(h: Harness) -> None:
+def test_the_decision_travels_in_the_run_options_and_the_result(h: Harness) -> None:
     h.flags.stage("complete")
     result = h.router.run(_request())
-    sent = h.durable.executed[0].context
-    assert sent["x"] == 1
-    assert sent[DECISION_CONTEXT_KEY]["stage"] == "complete"
+    assert h.durable.executed[0].context == {"x": 1}  # the context goes as the caller gave it
+    sent = h.durable.executed_options[0].decision
+    assert sent is not None and sent.stage == "complete"
     assert result.decision is not None and result.decision.stage == "complete"
     assert result.decision.property_id is not None
-    assert sent[DECISION_CONTEXT_KEY]["propertyId"] == result.decision.property_id
+    assert sent.property_id == result.decision.property_id
 
 
 def test_a_flag_flipped_between_attempts_never_moves_a_started_operation(h: Harness) -> None:
@@ -164,7 +163,7 @@ def test_the_kill_switch_forces_legacy_without_shadows(h: Harness) -> None:
 def test_start_and_poll_finish_the_shadow_and_the_record(h: Harness) -> None:
     h.flags.stage("shadow")
     handle = h.router.start(_request("op-poll"))
-    assert handle == "legacy:op-poll"
+    assert handle == OperationHandle(Path.LEGACY, "op-poll") and str(handle) == "legacy:op-poll"
     status = h.router.poll(handle)
     assert status.state is OperationState.SUCCEEDED
     assert status.result is not None and status.result.decision is not None
@@ -200,16 +199,16 @@ def test_a_retry_never_falls_back_once_an_earlier_attempt_may_have_started_the_w
 
 
 class DownOwnership:
-    """An ownership store whose database is down."""
+    """An ownership store whose database is down (SqlOwnership raises the same: tests/router/test_router_sql.py)."""
 
     def owner(self, operation_id: str) -> None:
-        raise sa.exc.OperationalError("select", {}, Exception("connection refused"))
+        raise OwnershipUnavailable("select: connection refused", operation_id=operation_id)
 
     def claim(self, operation_id: str, path: Path, reason: str) -> None:
-        raise sa.exc.OperationalError("insert", {}, Exception("connection refused"))
+        raise OwnershipUnavailable("insert: connection refused", operation_id=operation_id)
 
     def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
-        raise sa.exc.OperationalError("update", {}, Exception("connection refused"))
+        raise OwnershipUnavailable("update: connection refused", operation_id=operation_id)
 
 
 def test_with_the_ownership_store_down_the_durable_path_says_who_owns_an_operation(h: Harness) -> None:

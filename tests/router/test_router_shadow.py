@@ -10,7 +10,7 @@ import pytest
 
 from router.breaker import BreakerState, CircuitBreaker
 from router.compare import ComparisonOutcome, Observation
-from router.contract import OperationRequest, OperationResult, Path, ResultStatus
+from router.contract import DEFAULT_OPTIONS, OperationRequest, OperationResult, Path, ResultStatus, RunOptions
 from router.metrics import RouterMetrics
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowSettings
 
@@ -30,7 +30,8 @@ class ScriptedDryRunner:
         self.hang = False
         self.calls = 0
 
-    async def dry_run_async(self, request: OperationRequest) -> OperationResult:
+    async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
+        assert options.dry_run, "a shadow only ever runs its candidate in dry run"
         self.calls += 1
         if self.hang:
             while not self.release.is_set():

@@ -15,6 +15,7 @@ from infra import Process, free_port
 import migrations
 from router.compare import Comparison, ComparisonOutcome, FieldDiff, Observation
 from router.contract import OperationRequest, OperationResult, Path, ResultStatus, RouteDecision
+from router.errors import OwnershipUnavailable
 from router.metrics import RouterMetrics
 from router.ownership import SqlOwnership
 from router.records import BufferedRecorder, OutcomeRecord, SqlRecordStore, cap_size, redact
@@ -130,3 +131,17 @@ def test_redaction_and_size_cap() -> None:
     }
     capped = cap_size({"blob": "x" * 50_000})
     assert capped["truncated"] is True and capped["bytes"] > 50_000
+
+
+def test_an_unreachable_ownership_store_raises_its_own_error(tmp_path: FsPath) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'owners.db'}")
+    down = SqlOwnership(engine)
+    for call in (
+        lambda: down.owner("op-1"),
+        lambda: down.claim("op-1", Path.DURABLE, "stage complete"),
+        lambda: down.reassign("op-1", Path.DURABLE, Path.LEGACY, "fallback"),
+    ):
+        with pytest.raises(OwnershipUnavailable) as raised:
+            call()
+        assert raised.value.operation_id == "op-1" and isinstance(raised.value.__cause__, sa.exc.SQLAlchemyError)
+    engine.dispose()
