@@ -108,7 +108,15 @@ class RoutingRunner:
         self._resources = tuple(resources)
 
     def close(self) -> None:
-        """Release what this router owns: shadow threads, record buffers (flushed), clients, engines."""
+        """Release what this router owns: shadow threads, record buffers (flushed), clients, engines.
+
+        Shadows of operations started here but never polled to the end are abandoned first: their authoritative
+        side will not be observed by this router any more, so there is nothing to compare them with."""
+        with self._lock:
+            unfinished, self._started = list(self._started.values()), {}
+        for started in unfinished:
+            if started.ticket:
+                started.ticket.abandon()
         for resource in self._resources:
             flush = getattr(resource, "flush", None)
             if callable(flush):
@@ -165,7 +173,11 @@ class RoutingRunner:
                 ticket.abandon()
             raise
         with self._lock:
-            self._started[handle] = _Started(request, chosen, ticket, started_at, fallback, options.dry_run)
+            tracked = self._started.setdefault(
+                handle, _Started(request, chosen, ticket, started_at, fallback, options.dry_run)
+            )
+        if tracked.ticket is not ticket and ticket:  # a repeated start of an operation already tracked
+            ticket.abandon()
         return handle
 
     def poll(self, handle: OperationHandle) -> OperationStatus:

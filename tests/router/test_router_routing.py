@@ -222,3 +222,12 @@ def test_with_the_ownership_store_down_the_durable_path_says_who_owns_an_operati
     assert known.path is Path.DURABLE and "has this operation's workflow" in known.decision.reason  # type: ignore[union-attr]
     labels = {"stage": "complete", "path": "legacy", "basis": "ownership_unavailable"}
     assert h.router.metrics.value("cloudops_router_decisions_total", labels) == 1
+
+
+def test_shadows_of_operations_never_polled_are_abandoned_on_close_and_on_a_repeated_start(h: Harness) -> None:
+    h.flags.stage("shadow")
+    handle = h.router.start(_request("op-left"))
+    assert h.router.start(_request("op-left")) == handle  # the repeat's shadow is abandoned at once
+    h.router.close()  # the first one's, which no poll will ever complete, on close
+    assert h.shadows.drain(2)
+    assert h.sink.comparisons == [] and len(h.durable.dry_runs) == 2
