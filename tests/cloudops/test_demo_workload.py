@@ -15,7 +15,16 @@ from cloud.catalogue import parse_operation
 from cloud.model import Capacity, ServerGroup, ServerGroupSpec
 from cloudops.demo.pipelines import PipelineDriver, PipelineStatus, StepRecord, older_groups
 from cloudops.demo.workload import PIPELINE_STEPS, Step, build_workload, default_clusters, step_request
-from router.contract import OperationRequest, OperationResult, OperationStatus, Path, ResultStatus
+from router.contract import (
+    DEFAULT_OPTIONS,
+    OperationHandle,
+    OperationRequest,
+    OperationResult,
+    OperationStatus,
+    Path,
+    ResultStatus,
+    RunOptions,
+)
 
 
 def test_the_same_seed_gives_the_same_workload_and_another_seed_another() -> None:
@@ -79,7 +88,7 @@ class _ScriptedRunner:
         self.fail = fail
         self.asked: list[OperationRequest] = []
 
-    def run(self, request: OperationRequest) -> OperationResult:
+    def run(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
         self.asked.append(request)
         if request.operation_id in self.fail:
             return OperationResult(ResultStatus.FAILED, Path.LEGACY, request.operation_id)
@@ -88,14 +97,23 @@ class _ScriptedRunner:
             outputs = {"serverGroupNameByRegion": {request.context["region"]: "checkout-main-v009"}}
         return OperationResult(ResultStatus.SUCCEEDED, Path.DURABLE, request.operation_id, outputs=outputs)
 
-    async def run_async(self, request: OperationRequest) -> OperationResult:
-        return self.run(request)
+    async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
+        return self.run(request, options)
 
-    def start(self, request: OperationRequest) -> str:
+    def start(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationHandle:
         raise NotImplementedError("the driver blocks on run")
 
-    def poll(self, handle: str) -> OperationStatus:
+    def poll(self, handle: OperationHandle) -> OperationStatus:
         raise NotImplementedError("the driver blocks on run")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _ScriptedRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _Cluster:

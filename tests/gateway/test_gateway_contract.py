@@ -34,6 +34,7 @@ from legacy_clouddriver import create_app as legacy_app
 from router.contract import (
     ErrorKind,
     OperationError,
+    OperationHandle,
     OperationRequest,
     OperationResult,
     OperationState,
@@ -75,7 +76,7 @@ class HeldRunner(ScriptedRunner):
 
     held: bool = False
 
-    def poll(self, handle: str) -> OperationStatus:
+    def poll(self, handle: OperationHandle) -> OperationStatus:
         if self.held:
             super().poll(handle)  # unknown handles still raise UnknownHandle
             return OperationStatus(handle, OperationState.RUNNING, step="held")
