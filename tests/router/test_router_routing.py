@@ -11,9 +11,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from flags import FlagTestData
+from flags import RETRY_WINDOW_KEY, FlagTestData
 from router.compare import ComparisonOutcome
-from router.contract import ErrorKind, OperationHandle, OperationRequest, OperationState, Path, ResultStatus
+from router.contract import (
+    ErrorKind,
+    OperationHandle,
+    OperationRequest,
+    OperationState,
+    Path,
+    ResultStatus,
+    RouteDecision,
+    RunOptions,
+)
 from router.errors import OwnershipUnavailable, RunnerUnavailable
 from router.metrics import RouterMetrics
 from router.ownership import InMemoryOwnership
@@ -231,3 +240,21 @@ def test_shadows_of_operations_never_polled_are_abandoned_on_close_and_on_a_repe
     h.router.close()  # the first one's, which no poll will ever complete, on close
     assert h.shadows.drain(2)
     assert h.sink.comparisons == [] and len(h.durable.dry_runs) == 2
+
+
+def test_a_dry_run_through_the_router_plans_on_its_path_and_claims_or_records_nothing(h: Harness) -> None:
+    h.flags.stage("shadow")
+    planned = h.router.run(_request("op-dry"), RunOptions(dry_run=True))
+    assert planned.succeeded and planned.decision is not None and planned.path is Path.LEGACY
+    assert h.legacy.executed == [] and len(h.legacy.dry_runs) == 1 and h.durable.dry_runs == []  # no shadow
+    assert h.sink.outcomes == [] and h.router._owners.owner("op-dry") is None
+    assert h.legacy.dry_run_options[0].decision == planned.decision
+
+
+def test_the_router_makes_the_decision_and_a_caller_retry_window_wins_over_the_flags(h: Harness) -> None:
+    with pytest.raises(ValueError, match="decision"):
+        h.router.run(_request(), RunOptions(decision=RouteDecision("durable", Path.DURABLE, "mine")))
+    h.flags.stage("complete").set(RETRY_WINDOW_KEY, 600)
+    h.router.run(_request("op-flags"))
+    h.router.run(_request("op-window"), RunOptions(retry_window_seconds=90))
+    assert [o.retry_window_seconds for o in h.durable.executed_options] == [600, 90]
