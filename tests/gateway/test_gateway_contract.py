@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import migrations
 from cloud.sim import SimCloud
+from clouddriver_wire.errors import TaskNotFound, TaskNotRetryable
 from durable_runner.contract import Progress, RunState
 from flags import FlagTestData
 from gateway import PRIOR_RESULTS_KEY, Gateway, GatewaySettings, create_app, operation_id_for
-from gateway.errors import TaskNotFound, TaskNotRetryable
 from gateway.sources import CachedAccounts, LegacyRead
 from gateway.store import GatewayStore
 from legacy_clouddriver import create_app as legacy_app
