@@ -20,24 +20,16 @@ import time
 import pytest
 from flask import Flask, request
 
-from clouddriver_wire import (
-    ClouddriverError,
-    InvalidRequest,
-    ServiceUnavailable,
-    TaskNotFound,
-    TaskNotRetryable,
-    ValidationFailed,
-    error_body,
-    error_message,
-    register_error_handlers,
-)
+from clouddriver_wire import errors as wire
+from clouddriver_wire.handlers import register_error_handlers
 
 log = logging.getLogger("wire_test")
+NOT_RETRYABLE = "Task is not retryable (id: t-9): only a FAILED_RETRYABLE task can be resumed"
 
 
 def test_the_error_body_is_springs_error_map() -> None:
     before = int(time.time() * 1000)
-    body = error_body(404, "Task not found (id: x)", ["a hint"], {"fieldErrors": []})
+    body = wire.error_body(404, "Task not found (id: x)", ["a hint"], {"fieldErrors": []})
     assert list(body) == ["timestamp", "status", "error", "message", "errors", "fieldErrors"]
     assert before <= body["timestamp"] <= int(time.time() * 1000)
     assert body | {"timestamp": 0} == {
@@ -53,25 +45,25 @@ def test_the_error_body_is_springs_error_map() -> None:
 @pytest.mark.parametrize(
     ("error", "status", "message"),
     [
-        (ClouddriverError("broken"), 500, "broken"),
-        (InvalidRequest("bad", errors=["fix it"]), 400, "bad"),
-        (TaskNotFound("t-9"), 404, "Task not found (id: t-9)"),
-        (TaskNotFound("t-9", "legacy said so"), 404, "legacy said so"),
-        (TaskNotRetryable("t-9"), 409, "Task is not retryable (id: t-9): only a FAILED_RETRYABLE task can be resumed"),
-        (ServiceUnavailable("accounts down"), 503, "accounts down"),
+        (wire.ClouddriverError("broken"), 500, "broken"),
+        (wire.InvalidRequest("bad", errors=["fix it"]), 400, "bad"),
+        (wire.TaskNotFound("t-9"), 404, "Task not found (id: t-9)"),
+        (wire.TaskNotFound("t-9", "legacy said so"), 404, "legacy said so"),
+        (wire.TaskNotRetryable("t-9"), 409, NOT_RETRYABLE),
+        (wire.ServiceUnavailable("accounts down"), 503, "accounts down"),
     ],
 )
-def test_each_error_maps_to_its_status_and_message(error: ClouddriverError, status: int, message: str) -> None:
+def test_each_error_maps_to_its_status_and_message(error: wire.ClouddriverError, status: int, message: str) -> None:
     body = error.to_json()
     assert (error.status, body["status"], body["message"]) == (status, status, message)
     assert body["errors"] == list(error.errors)
 
 
 def test_validation_failed_keeps_field_errors_and_lists_each_message() -> None:
-    error = ValidationFailed(
+    error = wire.ValidationFailed(
         [{"path": "[0].resizeServerGroup.capacity", "message": "is required", "code": "required"}, {"message": "x"}]
     )
-    assert isinstance(error, InvalidRequest) and error.status == 400
+    assert isinstance(error, wire.InvalidRequest) and error.status == 400
     body = error.to_json()
     assert body["message"] == "Validation Failed"
     assert body["errors"] == ["[0].resizeServerGroup.capacity: is required", "x"]
@@ -83,9 +75,9 @@ def test_validation_failed_keeps_field_errors_and_lists_each_message() -> None:
 
 
 def test_error_message_reads_a_clouddriver_error_body() -> None:
-    assert error_message({"message": "Task not found (id: x)", "error": "Not Found"}) == "Task not found (id: x)"
-    assert error_message({"message": "", "error": "Conflict"}) == "Conflict"
-    assert error_message(None) == error_message(["not", "a", "map"]) == ""
+    assert wire.error_message({"message": "Task not found (id: x)", "error": "Not Found"}) == "Task not found (id: x)"
+    assert wire.error_message({"message": "", "error": "Conflict"}) == "Conflict"
+    assert wire.error_message(None) == wire.error_message(["not", "a", "map"]) == ""
 
 
 @pytest.fixture
@@ -96,7 +88,7 @@ def app() -> Flask:
     @app.post("/raise/<kind>")
     def raise_(kind: str) -> str:
         if kind == "notfound":
-            raise TaskNotFound("t-1")
+            raise wire.TaskNotFound("t-1")
         raise RuntimeError("db password=hunter2 at /srv/secret")
 
     @app.post("/echo")
@@ -115,7 +107,7 @@ def test_a_body_over_the_limit_is_a_400_that_names_the_limit(app: Flask) -> None
     assert app.config["MAX_CONTENT_LENGTH"] == 16
     response = app.test_client().post("/echo", data=b"x" * 17)
     assert response.status_code == 400
-    assert response.get_json() | {"timestamp": 0} == error_body(
+    assert response.get_json() | {"timestamp": 0} == wire.error_body(
         400, "the request body is larger than 16 bytes", ["send less"]
     ) | {"timestamp": 0}
 
@@ -139,3 +131,11 @@ def test_an_unexpected_exception_is_a_500_with_an_error_id_the_log_carries(
     assert len(error_id) == 32 and error_id in body["message"] and "internal error" in body["message"]
     (record,) = [r for r in caplog.records if error_id in r.getMessage()]
     assert record.exc_info is not None and "hunter2" in caplog.text and "Traceback" in caplog.text
+
+
+def test_the_package_exports_exactly_what_its_modules_export() -> None:
+    import clouddriver_wire
+    from clouddriver_wire import handlers, ops
+
+    assert set(clouddriver_wire.__all__) == {*wire.__all__, *handlers.__all__, *ops.__all__}
+    assert all(hasattr(clouddriver_wire, name) for name in clouddriver_wire.__all__)
