@@ -10,8 +10,9 @@ every task it ever issued and drives the unfinished ones on. docs/gateway.md des
 Public: `build_gateway(RouterConfig, GatewaySettings)`, `Gateway`, `create_app(gateway)`, `GatewaySettings`,
 `load_gateway_settings`, `operation_id_for`, and the header and context-key names in `gateway.model`.
 
-May import: `router`, `flags`, `cloud` (the catalogue and types), `durable_runner`'s contract. The legacy path only
-over HTTP: nothing of `legacy_clouddriver` (it is deleted when the migration ends; the gateway stays).
+May import: `router`, `flags`, `cloud` (the catalogue and types), `durable_runner`'s contract, `clouddriver_wire`
+(the wire format it shares with the legacy service). The legacy path only over HTTP: nothing of
+`legacy_clouddriver` (it is deleted when the migration ends; the gateway stays).
 """
 
 from gateway.app import create_app

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from clouddriver_wire.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
 from gateway.driver import Driver, DriverSettings
-from gateway.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
 from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
 from gateway.settings import GatewaySettings
 from gateway.sources import AccountSource, LegacyTasks, ProgressSource

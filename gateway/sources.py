@@ -22,9 +22,9 @@ from cloud import accounts as cloud_accounts
 from cloud.errors import CloudError
 from cloud.model import Account
 from cloud.provider import CloudReader
+from clouddriver_wire.errors import ServiceUnavailable, TaskNotFound, TaskNotRetryable, error_message
 from durable_runner.contract import Progress
 from durable_runner.loop import BackgroundLoop
-from gateway.errors import ServiceUnavailable, TaskNotFound, TaskNotRetryable
 
 __all__ = [
     "AccountSource",
@@ -96,7 +96,7 @@ class HttpLegacyTasks:
                 f"cannot resume legacy task {task_id}: the legacy service at {self.base_url} is unreachable "
                 f"({type(exc).__name__}); try again"
             ) from exc
-        message = _message(_json(response))
+        message = error_message(_json(response))
         if response.status_code == 404:
             raise TaskNotFound(task_id, message or None)
         if response.status_code == 409:
@@ -157,9 +157,3 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-def _message(body: Any) -> str:
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or "")
-    return ""

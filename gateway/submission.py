@@ -14,7 +14,7 @@ from typing import Any
 
 from cloud.catalogue import CloudOperation, FieldError, check_world, parse_operation_list, parse_server_group_name
 from cloud.model import Account
-from gateway.errors import ValidationFailed
+from clouddriver_wire.errors import ValidationFailed
 from gateway.model import OpSpec
 
 __all__ = ["MAX_DIMENSION", "application_of", "operation_id_for", "resolve_operations"]

@@ -7,7 +7,8 @@ Redis (Clouddriver's key layout and TTLs). A process that dies mid-task leaves a
 Public: `create_app(config=None)` (legacy_clouddriver.app); the task model (legacy_clouddriver.task); the
 repositories (legacy_clouddriver.repository, legacy_clouddriver.redis_repository).
 
-May import: `cloud`. Never `router` or `flags`: this package deploys alone and is deleted when the migration ends.
+May import: `cloud`, `clouddriver_wire` (the wire format it shares with the gateway). Never `router`, `flags`,
+`gateway` or `console`: this package deploys alone and is deleted when the migration ends.
 """
 
 from legacy_clouddriver.app import create_app

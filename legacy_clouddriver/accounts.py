@@ -9,7 +9,7 @@ from cloud.accounts import CachedAccounts
 from cloud.errors import CloudError
 from cloud.model import Account
 from cloud.provider import CloudReader
-from legacy_clouddriver.errors import ServiceUnavailable
+from clouddriver_wire.errors import ServiceUnavailable
 
 __all__ = ["AccountsCache"]
 

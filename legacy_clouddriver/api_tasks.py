@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from clouddriver_wire.errors import TaskNotFound
 from legacy_clouddriver.api_ops import service
-from legacy_clouddriver.errors import TaskNotFound
 
 __all__ = ["bp"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Config
 
-from legacy_clouddriver.errors import ClouddriverError
+from clouddriver_wire.errors import ClouddriverError
 
 __all__ = ["DEFAULTS", "ConfigError", "Settings", "load_settings"]
 

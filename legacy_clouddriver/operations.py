@@ -14,7 +14,7 @@ from typing import Any
 
 from cloud.catalogue import CloudOperation, FieldError, check_world, parse_operation, parse_operation_list
 from cloud.model import JSON, Account
-from legacy_clouddriver.errors import DescriptionValidationError
+from clouddriver_wire.errors import ValidationFailed
 
 __all__ = ["Description", "ResolvedOperation", "describe", "resolve_operations", "resolve_single"]
 
@@ -118,13 +118,13 @@ def _credentials_message(error: FieldError) -> FieldError:
 
 def resolve_operations(body: Any, provider: str | None, accounts: Sequence[Account]) -> tuple[ResolvedOperation, ...]:
     """Every operation of a `/ops` body, validated against the cloud's accounts; raises
-    DescriptionValidationError listing every error (paths like `[0].resizeServerGroup.capacity.min`)."""
+    ValidationFailed listing every error (paths like `[0].resizeServerGroup.capacity.min`)."""
     operations, parse_errors = parse_operation_list(body, provider=provider)
     errors = list(parse_errors)
     if isinstance(body, list):
         errors.extend(_dry_run_errors(body))
     if errors or not operations:
-        raise DescriptionValidationError([e.to_json() for e in errors] or [_empty_error()])
+        raise ValidationFailed([e.to_json() for e in errors] or [_empty_error()])
     resolved = []
     for i, (item, operation) in enumerate(zip(body, operations, strict=True)):
         ((name, context),) = item.items()
@@ -144,7 +144,7 @@ def resolve_operations(body: Any, provider: str | None, accounts: Sequence[Accou
             )
         )
     if errors:
-        raise DescriptionValidationError([e.to_json() for e in errors])
+        raise ValidationFailed([e.to_json() for e in errors])
     return tuple(resolved)
 
 
@@ -156,7 +156,7 @@ def resolve_single(name: str, context: Mapping[str, JSON], provider: str | None)
     """Rebuild one operation from a saga's snapshot (no account check: it passed when the task was created)."""
     parsed = parse_operation(name, dict(context), provider=provider)
     if parsed.operation is None or parsed.errors:
-        raise DescriptionValidationError([e.to_json() for e in parsed.errors])
+        raise ValidationFailed([e.to_json() for e in parsed.errors])
     operation = parsed.operation
     return ResolvedOperation(
         name=name,

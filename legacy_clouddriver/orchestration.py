@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cloud.errors import TransientCloudError
 from cloud.model import JSON
-from legacy_clouddriver.errors import TaskAlreadyCompleted, TaskNotFound, TaskNotRetryable
+from clouddriver_wire.errors import TaskNotFound, TaskNotRetryable
+from legacy_clouddriver.errors import TaskAlreadyCompleted
 from legacy_clouddriver.executor import OperationExecutor, OperationFailed, SagaProgress
 from legacy_clouddriver.operations import ResolvedOperation, resolve_single
 from legacy_clouddriver.repository import TaskRepository

@@ -40,8 +40,8 @@ def command(
 
     import waitress
 
+    from clouddriver_wire.errors import ClouddriverError
     from legacy_clouddriver import create_app
-    from legacy_clouddriver.errors import ClouddriverError
     from legacy_clouddriver.service import Clouddriver
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

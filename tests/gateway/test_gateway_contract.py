@@ -10,6 +10,7 @@ test_gateway_e2e.py.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -24,10 +25,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import migrations
 from cloud.sim import SimCloud
+from clouddriver_wire.errors import TaskNotFound, TaskNotRetryable
 from durable_runner.contract import Progress, RunState
 from flags import FlagTestData
 from gateway import PRIOR_RESULTS_KEY, Gateway, GatewaySettings, create_app, operation_id_for
-from gateway.errors import TaskNotFound, TaskNotRetryable
 from gateway.sources import CachedAccounts, LegacyRead
 from gateway.store import GatewayStore
 from legacy_clouddriver import create_app as legacy_app
@@ -419,6 +420,24 @@ def test_an_unknown_task_is_404_with_clouddriver_message(h: Harness) -> None:
     answer = h.http.get("/task/missing")
     assert answer.status_code == 404 and answer.json["message"] == "Task not found (id: missing)"
     assert h.http.post("/task/missing:resume").status_code == 404
+
+
+def test_a_bug_is_a_500_with_an_error_id_in_the_log_never_the_exception_text(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(task_id: str) -> None:
+        raise RuntimeError("db password=hunter2 at /srv/secret")
+
+    monkeypatch.setattr(h.gateway.store, "get", broken)
+    with caplog.at_level(logging.ERROR, logger="gateway"):
+        answer = h.http.get("/task/t-1")
+    assert answer.status_code == 500 and answer.json["status"] == 500
+    text = answer.get_data(as_text=True)
+    assert "hunter2" not in text and "RuntimeError" not in text
+    error_id = answer.json["errorId"]
+    assert error_id in answer.json["message"]
+    (record,) = [r for r in caplog.records if error_id in r.getMessage()]
+    assert record.exc_info is not None and "hunter2" in caplog.text and "Traceback" in caplog.text
 
 
 def test_get_task_lists_running_tasks_only(h: Harness) -> None:

@@ -4,6 +4,7 @@ status code, validation case, and the executor's behaviour (dedupe, retries, dry
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -361,3 +362,21 @@ def test_a_body_nested_too_deeply_is_a_400_not_a_500(client: FlaskClient) -> Non
     response = client.post("/aws/ops", data=body, content_type="application/json")
     assert response.status_code == 400
     assert "nested too deeply" in response.get_json()["message"]
+
+
+def test_a_bug_is_a_500_with_an_error_id_in_the_log_never_the_exception_text(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(task_id: str) -> None:
+        raise RuntimeError("redis password=hunter2 at /srv/secret")
+
+    monkeypatch.setattr(_service(client.application).repository, "get", broken)
+    with caplog.at_level(logging.ERROR, logger="legacy_clouddriver"):
+        response = client.get("/task/t-1")
+    assert response.status_code == 500 and response.get_json()["status"] == 500
+    text = response.get_data(as_text=True)
+    assert "hunter2" not in text and "RuntimeError" not in text
+    error_id = response.get_json()["errorId"]
+    assert error_id in response.get_json()["message"]
+    (record,) = [r for r in caplog.records if error_id in r.getMessage()]
+    assert record.exc_info is not None and "hunter2" in caplog.text and "Traceback" in caplog.text

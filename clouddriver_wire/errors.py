@@ -1,16 +1,19 @@
-"""The gateway's exception tree; each maps to an HTTP status and Spring's error map, as Clouddriver answers.
+"""The error tree both Clouddriver-speaking services answer with, each error mapped to an HTTP status and Spring's
+error map, as Clouddriver (through kork's GenericExceptionHandlers and Spring Boot's DefaultErrorAttributes)
+answers.
 
-    GatewayError                 base: 500, `{timestamp, status, error, message, errors}`
+    ClouddriverError             base: 500, `{timestamp, status, error, message, errors}`
     ├── InvalidRequest           400: the request is wrong; `errors` says each thing to fix
     │   └── ValidationFailed     400 "Validation Failed", with `fieldErrors` (`[i].opName.field` paths), as
     │                            Clouddriver's DescriptionValidationException
     ├── TaskNotFound             404 "Task not found (id: X)"; `task_id`
     ├── TaskNotRetryable         409: `:resume` on a task that is not FAILED_RETRYABLE; `task_id`
-    └── ServiceUnavailable       503: something the gateway depends on (the cloud's accounts, the legacy service)
+    └── ServiceUnavailable       503: something the service depends on (the cloud's accounts, a service behind it)
                                  cannot be reached; retrying later can help
 
-Like the legacy service, the gateway answers a `:resume` of a task that is not retryable with 409, not
-Clouddriver's accidental 500: Orca treats both alike (it swallows every resume error but 404).
+Clouddriver answers `:resume` on a non-retryable task with a 500 (a ConstraintViolationException without a
+response status); these services answer 409, because a client mistake must never look like a server fault. Orca
+treats both the same way (it swallows any resume error but 404).
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from http import HTTPStatus
 from typing import Any
 
 __all__ = [
-    "GatewayError",
+    "ClouddriverError",
     "InvalidRequest",
     "ServiceUnavailable",
     "TaskNotFound",
     "TaskNotRetryable",
     "ValidationFailed",
     "error_body",
+    "error_message",
 ]
 
 
@@ -46,8 +50,15 @@ def error_body(
     return body
 
 
-class GatewayError(Exception):
-    """Base of every error the gateway answers with; `status` is its HTTP status."""
+def error_message(body: Any) -> str:
+    """The message of an error map a Clouddriver answered (`message`, else `error`); "" when `body` is not one."""
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or "")
+    return ""
+
+
+class ClouddriverError(Exception):
+    """Base of every error a Clouddriver-speaking service answers with; `status` is its HTTP status."""
 
     status: int = 500
 
@@ -57,13 +68,14 @@ class GatewayError(Exception):
         self.errors = tuple(errors)
 
     def extra(self) -> dict[str, Any]:
+        """Keys the error adds to Spring's error map (none by default)."""
         return {}
 
     def to_json(self) -> dict[str, Any]:
         return error_body(self.status, self.message, self.errors, self.extra())
 
 
-class InvalidRequest(GatewayError):
+class InvalidRequest(ClouddriverError):
     status = 400
 
 
@@ -79,7 +91,7 @@ class ValidationFailed(InvalidRequest):
         return {"fieldErrors": [dict(e) for e in self.field_errors]}
 
 
-class TaskNotFound(GatewayError):
+class TaskNotFound(ClouddriverError):
     status = 404
 
     def __init__(self, task_id: str, message: str | None = None) -> None:
@@ -87,7 +99,7 @@ class TaskNotFound(GatewayError):
         self.task_id = task_id
 
 
-class TaskNotRetryable(GatewayError):
+class TaskNotRetryable(ClouddriverError):
     status = 409
 
     def __init__(self, task_id: str, message: str | None = None) -> None:
@@ -97,5 +109,5 @@ class TaskNotRetryable(GatewayError):
         self.task_id = task_id
 
 
-class ServiceUnavailable(GatewayError):
+class ServiceUnavailable(ClouddriverError):
     status = 503

@@ -1,0 +1,42 @@
+"""Clouddriver's wire format, written once for both services that speak it (`legacy_clouddriver` and `gateway`).
+
+What they share: the request forms of `POST /ops`, `POST /ops/{name}`, `POST /{provider}/ops` and
+`POST /{provider}/ops/{name}` (clouddriver_wire.ops), the error tree with its HTTP statuses and Spring Boot's
+error body `{timestamp, status, error, message, errors}` (clouddriver_wire.errors), and the Flask error handlers
+that answer every error with that body, an unexpected one with an error id instead of its internals
+(clouddriver_wire.handlers). What is a service's own (its routes beyond /ops, its further errors) stays in it.
+
+May import: nothing of ours (Flask and the standard library only). It is a leaf, so the legacy service can still
+deploy alone and the gateway still never imports the legacy service.
+"""
+
+from clouddriver_wire.errors import (
+    ClouddriverError,
+    InvalidRequest,
+    ServiceUnavailable,
+    TaskNotFound,
+    TaskNotRetryable,
+    ValidationFailed,
+    error_body,
+    error_message,
+)
+from clouddriver_wire.handlers import internal_error_body, register_error_handlers
+from clouddriver_wire.ops import OpsRequest, Submit, ops_blueprint, ops_request, parse_body
+
+__all__ = [
+    "ClouddriverError",
+    "InvalidRequest",
+    "OpsRequest",
+    "ServiceUnavailable",
+    "Submit",
+    "TaskNotFound",
+    "TaskNotRetryable",
+    "ValidationFailed",
+    "error_body",
+    "error_message",
+    "internal_error_body",
+    "ops_blueprint",
+    "ops_request",
+    "parse_body",
+    "register_error_handlers",
+]
