@@ -3,13 +3,17 @@ only when the workflow was certainly not started), from the SDK's error types an
 
     REFUSED      the server answered and refused (bad argument, no permission, unknown namespace, quota, ...):
                  nothing was created
-    UNDELIVERED  the request was not processed: gRPC's UNAVAILABLE (what the client reports when the connection
-                 cannot be opened, and what HTTP/2's REFUSED_STREAM maps to, "no processing occurred"), or a
-                 connection refused
+    UNDELIVERED  the request never left this process: the socket's connection was refused
     EXISTS       the workflow id is taken (WorkflowAlreadyStartedError, ALREADY_EXISTS): attach to it
-    IN_DOUBT     the request may have been processed (a deadline, a cancel, a reset mid-call, an internal error,
-                 an unknown status): look for the execution, and never fall back, whatever the look says (an
-                 absent execution may still land)
+    IN_DOUBT     the request may have been processed (UNAVAILABLE, a deadline, a cancel, a reset mid-call, an
+                 internal error, an unknown status): look for the execution, and never fall back, whatever the
+                 look says (an absent execution may still land)
+
+UNAVAILABLE is in doubt, not undelivered: gRPC's status-code reference says of it that "it is not always safe to
+retry non-idempotent operations" (grpc/grpc doc/statuscodes.md), and the Temporal SDK answers UNAVAILABLE both for
+a connection that broke before the request went out and for a server that failed while handling it. The status
+cannot tell the two apart, and rule 4 asks for certainty. A client that never connected at all is reported by
+`DurableRunner` before any start is tried (`TemporalUnavailable` at connect), and that one may fall back.
 
 Errors that are none of these (a bug, a payload that cannot be serialised) are not start failures: `classify`
 returns None and the caller lets them propagate.
@@ -62,8 +66,6 @@ def classify(error: BaseException) -> StartFailure | None:
             return StartFailure.EXISTS
         if error.status in _REFUSED:
             return StartFailure.REFUSED
-        if error.status is RPCStatusCode.UNAVAILABLE:
-            return StartFailure.UNDELIVERED
         return StartFailure.IN_DOUBT
     if isinstance(error, ConnectionRefusedError):
         return StartFailure.UNDELIVERED

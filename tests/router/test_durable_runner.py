@@ -243,15 +243,15 @@ async def test_a_failed_start_is_classified_by_what_it_proves(temporal_env: obje
         # A deadline on a start that did land: attach to it.
         handle = await after(existing, RPCStatusCode.DEADLINE_EXCEEDED, "late")
         assert getattr(handle, "id", None) == existing
-        # A deadline with nothing to show for it yet: it may still land.
-        with pytest.raises(RunnerUnavailable) as maybe:
-            await after(absent, RPCStatusCode.DEADLINE_EXCEEDED, "late")
-        assert maybe.value.may_have_started is True
-        # Refusals and connections that never opened prove nothing was created.
+        # A deadline, or an UNAVAILABLE whatever its words, with nothing to show for it yet: it may still land.
         for status, message in [
-            (RPCStatusCode.INVALID_ARGUMENT, "search attribute Application is not defined"),
+            (RPCStatusCode.DEADLINE_EXCEEDED, "late"),
             (RPCStatusCode.UNAVAILABLE, "tcp connect error: Connection refused"),
         ]:
-            with pytest.raises(RunnerUnavailable) as refused:
+            with pytest.raises(RunnerUnavailable) as maybe:
                 await after(absent, status, message)
-            assert refused.value.may_have_started is False
+            assert maybe.value.may_have_started is True
+        # A refusal proves nothing was created.
+        with pytest.raises(RunnerUnavailable) as refused:
+            await after(absent, RPCStatusCode.INVALID_ARGUMENT, "search attribute Application is not defined")
+        assert refused.value.may_have_started is False
