@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -39,7 +39,14 @@ from router.contract import (
 from router.errors import RunnerUnavailable, UnknownHandle
 from router.metrics import RouterMetrics
 from router.ownership import OwnershipStore
-from router.policy import DecisionView, Route, route, sample_bucket
+from router.policy import (
+    DEFAULT_SHADOW_SAMPLE_PERCENT,
+    DecisionView,
+    Route,
+    route,
+    sample_bucket,
+    shadow_sample_percent,
+)
 from router.records import OutcomeRecord
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowTicket
 
@@ -113,7 +120,7 @@ class RoutingRunner:
         shadows: ShadowExecutor,
         metrics: RouterMetrics,
         fallback: FallbackPolicy = FallbackPolicy.LEGACY,
-        default_shadow_sample_percent: float = 100.0,
+        default_shadow_sample_percent: float = DEFAULT_SHADOW_SAMPLE_PERCENT,
         resources: Sequence[object] = (),
     ) -> None:
         """`resources` are closed by `close()`, in order (shadows first, so they stop before their runners)."""
@@ -211,9 +218,7 @@ class RoutingRunner:
         attrs = {"operation_id": request.operation_id, "execution_id": request.execution_id or ""}
         decision = self._flags.decide(STAGE_KEY, dims, attrs)
         sample = self._flags.decide(SHADOW_SAMPLE_KEY, dims, attrs)
-        sample_percent = (
-            self._default_sample if sample.default_used else _as_percent(sample.value, self._default_sample)
-        )
+        sample_percent = shadow_sample_percent(sample, self._default_sample)
         owner, unknown_owner = self._current_owner(request.operation_id)
         chosen = route(
             decision,
@@ -344,14 +349,6 @@ class RoutingRunner:
             self.metrics.internal_errors.labels("record_outcome").inc()
             log.exception("could not record the outcome of %s", started.request.operation_id)
         return result
-
-
-def _as_percent(value: Any, default: float) -> float:
-    try:
-        percent = float(value)
-    except (TypeError, ValueError):
-        return default
-    return min(max(percent, 0.0), 100.0)
 
 
 def _unavailable(request: OperationRequest, path: Path, exc: RunnerUnavailable) -> OperationResult:
