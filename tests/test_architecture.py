@@ -20,6 +20,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "cloud": frozenset(),
     "flags": frozenset(),
     "migrations": frozenset(),
+    "processes": frozenset(),
     "legacy_clouddriver": frozenset({"cloud"}),
     "durable_runner": frozenset({"cloud"}),
     "router": frozenset({"flags", "cloud", "durable_runner", "migrations"}),
@@ -36,6 +37,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "rollouts",
             "gateway",
             "migrations",
+            "processes",
         }
     ),
     "cloudops": frozenset(
@@ -50,6 +52,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "console",
             "migrations",
             "bench",
+            "processes",
         }
     ),
 }
