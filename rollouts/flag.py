@@ -24,7 +24,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from flags import STAGE_KEY, ConcurrentModification, FlagError, FlagStore, MigrationStage as Stage, Property
+from flags import (
+    STAGE_KEY,
+    ConcurrentModification,
+    FlagError,
+    FlagStore,
+    FlagStoreUnavailable,
+    MigrationStage as Stage,
+    Property,
+)
 from rollouts.errors import RolloutStoreUnavailable
 from rollouts.model import EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
 from rollouts.store import RolloutStore
@@ -132,7 +140,8 @@ class FlagKeeper:
         try:
             return self._flags.find_property(STAGE_KEY, dict(scope))
         except FlagError as exc:
-            raise RolloutStoreUnavailable(f"cannot read the stage flag: {exc.message}") from exc
+            url = exc.url if isinstance(exc, FlagStoreUnavailable) else ""
+            raise RolloutStoreUnavailable(f"cannot read the stage flag: {exc.message}", url=url) from exc
 
     def moved(self, r: Rollout, now: datetime, target: Phase, **changes: Any) -> Rollout:
         """`moved` on the flag as the store holds it now."""
