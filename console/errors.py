@@ -4,15 +4,17 @@
     ├── ConfigError           the console's configuration is wrong (unknown key, bad type, plaintext password):
     │                         fix the file or the CONSOLE_* variable the message names, then restart
     ├── InputError            a form or a JSON body is wrong; `field` names the culprit. Nothing was written.
-    └── Unavailable           a backing service (Temporal, the rollout engine) cannot answer right now
+    └── ServiceUnavailable    a backing service (`service`: temporal, rollouts) cannot answer right now
 
-Errors of the flags package (InvalidInput, PropertyConflict, NotFound, StoreUnavailable) pass through unchanged;
-`console.responses` maps both trees to HTTP statuses, so no bad input ever becomes a 500.
+Errors of the flags and rollouts packages (InvalidInput, PropertyConflict, NotFound, FlagStoreUnavailable,
+RolloutStoreUnavailable, ...) pass through unchanged; `console.responses` maps every tree to HTTP statuses, so no
+bad input ever becomes a 500. Every "cannot answer" error is a 503 whose code is `<service>_unavailable`
+(`store_unavailable` for the flag and rollout stores, the database behind them).
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ConsoleError", "InputError", "Unavailable"]
+__all__ = ["ConfigError", "ConsoleError", "InputError", "ServiceUnavailable"]
 
 
 class ConsoleError(Exception):
@@ -35,7 +37,7 @@ class InputError(ConsoleError):
         self.field = field
 
 
-class Unavailable(ConsoleError):
+class ServiceUnavailable(ConsoleError):
     """A backing service did not answer; `service` names it (temporal, rollouts)."""
 
     def __init__(self, message: str, *, service: str) -> None:

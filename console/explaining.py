@@ -12,12 +12,11 @@ from typing import Any
 
 from console.errors import InputError
 from flags import DIMENSIONS, KNOWN_KEYS, SHADOW_SAMPLE_KEY, STAGE_KEY, Explanation, Snapshot, explain
-from router.policy import Route, route, sample_bucket
+from router.policy import Route, route, sample_bucket, shadow_sample_percent
 
 __all__ = ["ATTRIBUTES", "ExplainRequest", "Explained", "explain_request", "known_keys", "parse_explain"]
 
 ATTRIBUTES = ("operation_id", "execution_id")
-_DEFAULT_SHADOW_SAMPLE = 100.0  # the router's default (RouterConfig.shadow_default_sample_percent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +65,13 @@ def parse_explain(args: Mapping[str, Any]) -> ExplainRequest:
 
 
 def explain_request(snapshot: Snapshot, request: ExplainRequest, *, now: float | None = None) -> Explained:
-    """The explanation, and for the stage key the route the router would take now."""
+    """The explanation, and for the stage key the route the router would take now (with the router's default
+    shadow sample: a router configured with another `shadow_default_sample_percent` samples by that instead)."""
     explanation = explain(snapshot, request.key, request.dimensions, request.attributes, now=now)
     if request.key != STAGE_KEY:
         return Explained(explanation, None, None)
     sample = explain(snapshot, SHADOW_SAMPLE_KEY, request.dimensions, request.attributes, now=now).decision
-    percent = _DEFAULT_SHADOW_SAMPLE
-    if not sample.default_used and isinstance(sample.value, int | float) and not isinstance(sample.value, bool):
-        percent = min(max(float(sample.value), 0.0), 100.0)
+    percent = shadow_sample_percent(sample)  # the router's own rule and default
     chosen = route(
         explanation.decision,
         shadow_sample_percent=percent,

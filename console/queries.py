@@ -1,7 +1,7 @@
 """Reads of the router's tables (`operation_outcomes`, `shadow_comparisons`) for the matrix and the dashboard.
 
 Every read is bounded (a time window and a row cap) so a busy database never makes a page slow without limit.
-Database failures become `flags.StoreUnavailable` (the same message as the flag store's), so the pages answer
+Database failures become `flags.FlagStoreUnavailable` (the same message as the flag store's), so the pages answer
 503 with the cause, never 500.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from console.rollup import ComparisonRow, OutcomeRow
-from flags import StoreUnavailable
+from flags import FlagStoreUnavailable
 from flags.model import utc
 from router.tables import operation_outcomes, shadow_comparisons
 
@@ -56,7 +56,7 @@ class RouterTables:
         except sa.exc.SQLAlchemyError as exc:
             text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             hint = " (run `cloudops db upgrade`)" if "no such table" in str(exc) or "does not exist" in str(exc) else ""
-            raise StoreUnavailable(
+            raise FlagStoreUnavailable(
                 f"cannot read the router's tables: {text[0] if text else type(exc).__name__}{hint}"
             ) from exc
 

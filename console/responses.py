@@ -13,8 +13,8 @@ from typing import Any
 
 from werkzeug.exceptions import HTTPException
 
-from console.errors import ConsoleError, InputError, Unavailable
-from flags import ConcurrentModification, FlagError, InvalidInput, NotFound, PropertyConflict, StoreUnavailable
+from console.errors import ConsoleError, InputError, ServiceUnavailable
+from flags import ConcurrentModification, FlagError, FlagStoreUnavailable, InvalidInput, NotFound, PropertyConflict
 from rollouts.errors import (
     InvalidPlan,
     InvalidTransition,
@@ -33,7 +33,7 @@ _FLAG_ERRORS: tuple[tuple[type[FlagError], int, str], ...] = (
     (PropertyConflict, 409, "conflict"),
     (ConcurrentModification, 409, "concurrent_modification"),
     (NotFound, 404, "not_found"),
-    (StoreUnavailable, 503, "store_unavailable"),
+    (FlagStoreUnavailable, 503, "store_unavailable"),
 )
 _ROLLOUT_ERRORS: tuple[tuple[type[RolloutError], int, str], ...] = (
     (InvalidPlan, 400, "invalid_input"),
@@ -68,7 +68,7 @@ def problem_for(exc: BaseException) -> Problem:
     """The answer for `exc`; logs the ones that are bugs."""
     if isinstance(exc, InputError):
         return Problem(400, "invalid_input", exc.message, exc.field)
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, ServiceUnavailable):
         return Problem(503, f"{exc.service}_unavailable", exc.message)
     if isinstance(exc, ConsoleError):
         return Problem(400, "invalid_input", exc.message)

@@ -21,7 +21,7 @@ from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from durable_runner.errors import ConnectionConfigError, TemporalUnreachable
+from durable_runner.errors import ConnectionConfigError, TemporalUnavailable
 
 __all__ = ["DEFAULT_ADDRESS", "ConnectionSettings", "connect"]
 
@@ -121,10 +121,10 @@ def _read(path: Path | None, option: str) -> bytes | None:
 
 
 async def connect(settings: ConnectionSettings, *, runtime: Runtime | None = None) -> Client:
-    """A connected client; ConnectionConfigError for bad settings, TemporalUnreachable when nothing answers."""
+    """A connected client; ConnectionConfigError for bad settings, TemporalUnavailable when nothing answers."""
     kwargs = settings.connect_kwargs()
     target = kwargs.pop("target_host")
     try:
         return await Client.connect(target, runtime=runtime, **kwargs)
     except Exception as err:  # connect reports refusals, DNS and TLS failures alike as RuntimeError
-        raise TemporalUnreachable(f"cannot connect to Temporal at {target}: {err}") from err
+        raise TemporalUnavailable(f"cannot connect to Temporal at {target}: {err}") from err

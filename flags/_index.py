@@ -9,11 +9,10 @@ reused by later snapshots while the property is unchanged, so a refresh recompil
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Mapping
 
-from flags.bucketing import rollout_weight, salt_for
+from flags.bucketing import Bucketer, rollout_weight, salt_for
 from flags.decision import Decision, DecisionError, ReasonKind
 from flags.keys import KNOWN_KEYS, default_for, problem
 from flags.model import DIMENSIONS, GLOBAL_SWITCH, JsonValue, KillSwitch, MigrationStage, Property
@@ -21,7 +20,6 @@ from flags.model import DIMENSIONS, GLOBAL_SWITCH, JsonValue, KillSwitch, Migrat
 __all__ = ["Entry", "KeyIndex", "Node", "compile_index", "default_decision", "stage_of", "walk"]
 
 _LAST = len(DIMENSIONS) - 1
-_LONG_SCALE = float(0xFFFFFFFFFFFFFFF)
 _DIMENSION_NAMES = frozenset(d.value for d in DIMENSIONS)
 
 
@@ -71,9 +69,9 @@ class Entry:
     its rollout decisions and their possible reasons."""
 
     __slots__ = (
-        "_hash_prefix",
         "bucket_by",
         "bucket_from_dimensions",
+        "bucket_of",
         "decision",
         "expires_at",
         "inside",
@@ -90,7 +88,7 @@ class Entry:
         self.bucket_by = prop.effective_bucket_by
         self.bucket_from_dimensions = self.bucket_by in _DIMENSION_NAMES
         self.limit = rollout_weight(prop.percent) / 100000.0 if prop.percent is not None else 0.0
-        self._hash_prefix = hashlib.sha1(f"{prop.key}.{salt_for(prop.key)}.".encode())
+        self.bucket_of = Bucketer(prop.key, salt_for(prop.key))  # the prefix `key.salt.` hashed once, not per request
         head = f"property {prop.id} v{prop.version} [{prop.scope.describe()}]"
         self.decision: Decision | None = None
         self.template: Decision | None = None
@@ -125,12 +123,6 @@ class Entry:
         self.outside = f"{rollout}: outside the rollout"
         # LaunchDarkly would bucket a missing value at 0 (inside); we keep such a request outside, the safe side.
         self.unbucketed = f"{rollout}: no {self.bucket_by} to bucket by, so outside the rollout"
-
-    def bucket_of(self, value: str) -> float:
-        """`bucket_fraction(key, salt, value)`, from a hash already fed with the constant `key.salt.` prefix."""
-        digest = self._hash_prefix.copy()
-        digest.update(value.encode())
-        return (int.from_bytes(digest.digest()[:8]) >> 4) / _LONG_SCALE  # the first 15 hex digits
 
 
 class Node:

@@ -1,13 +1,16 @@
 """The flags package's exception tree, split by what the caller can do.
 
-    FlagError                     base of everything raised here
-    ├── InvalidInput              the input is wrong (unknown dimension, wrong value type, expiry in the past, no
-    │                             reason): fix it and retry. Nothing was written. `field` names the culprit.
-    ├── PropertyConflict          the write would let two properties tie for some request; `conflicting_ids`
-    ├── ConcurrentModification    `expected_version` did not match: re-read, then retry
-    ├── NotFound                  no such property, or no such version of it
-    └── StoreUnavailable          the store cannot be reached: retry later, or fix the URL
-        └── SchemaNotReady        the database lacks the flags tables: run `cloudops db upgrade`
+    FlagError                       base of everything raised here
+    ├── InvalidInput                the input is wrong (unknown dimension, wrong value type, expiry in the past,
+    │                               no reason): fix it and retry. Nothing was written. `field` names the culprit.
+    ├── PropertyConflict            the write would let two properties tie for some request; `conflicting_ids`
+    ├── ConcurrentModification      `expected_version` did not match: re-read, then retry
+    ├── NotFound                    no such property, or no such version of it
+    └── FlagStoreUnavailable        the store cannot be reached: retry later, or fix the URL; `url`
+        └── FlagSchemaNotMigrated   the database lacks the flags tables (or has old ones): `cloudops db upgrade`
+
+Like every package's "cannot be reached" error (RolloutStoreUnavailable, RunnerUnavailable, ...), the name is
+`<Thing>Unavailable`, and `message` says what failed and what to do.
 
 Evaluation never raises: `decide` reports failures as values (`Decision.error`). These are for writes and reads
 through a store.
@@ -23,8 +26,8 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PropertyConflict",
-    "SchemaNotReady",
-    "StoreUnavailable",
+    "FlagSchemaNotMigrated",
+    "FlagStoreUnavailable",
 ]
 
 
@@ -72,7 +75,7 @@ class NotFound(FlagError):
         self.version = version
 
 
-class StoreUnavailable(FlagError):
+class FlagStoreUnavailable(FlagError):
     """The flag store could not be reached or read. `url` has its password hidden."""
 
     def __init__(self, message: str, *, url: str = "") -> None:
@@ -80,5 +83,5 @@ class StoreUnavailable(FlagError):
         self.url = url
 
 
-class SchemaNotReady(StoreUnavailable):
+class FlagSchemaNotMigrated(FlagStoreUnavailable):
     """The database is reachable but has no flags schema (or an old one)."""

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
-from flags.errors import SchemaNotReady, StoreUnavailable
+from flags.errors import FlagSchemaNotMigrated, FlagStoreUnavailable
 
 __all__ = ["make_engine", "normalise_url", "public_url", "translate_error"]
 
@@ -36,18 +36,18 @@ def public_url(url: str | sa.URL) -> str:
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An engine for `url`; raises StoreUnavailable when the URL itself is unusable."""
+    """An engine for `url`; raises FlagStoreUnavailable when the URL itself is unusable."""
     try:
         parsed = sa.make_url(normalise_url(url))
     except sa.exc.ArgumentError as exc:
-        raise StoreUnavailable(
+        raise FlagStoreUnavailable(
             f"invalid database URL {url!r}: use sqlite:///path.db or postgresql://user@host/db"
         ) from exc
     if parsed.get_backend_name() != "sqlite":
         try:
             return sa.create_engine(parsed, pool_pre_ping=True)
         except (ImportError, sa.exc.ArgumentError) as exc:
-            raise StoreUnavailable(f"cannot use {public_url(parsed)}: {exc}", url=public_url(parsed)) from exc
+            raise FlagStoreUnavailable(f"cannot use {public_url(parsed)}: {exc}", url=public_url(parsed)) from exc
     in_memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 10}}
     if in_memory:
@@ -65,11 +65,13 @@ def make_engine(url: str) -> sa.Engine:
     return engine
 
 
-def translate_error(exc: sa.exc.SQLAlchemyError, url: str) -> StoreUnavailable:
-    """The flags exception for a database failure: SchemaNotReady when the tables are missing."""
+def translate_error(exc: sa.exc.SQLAlchemyError, url: str) -> FlagStoreUnavailable:
+    """The flags exception for a database failure: FlagSchemaNotMigrated when the tables are missing."""
     orig = getattr(exc, "orig", None)
     text = str(orig or exc)
     if getattr(orig, "sqlstate", None) == _UNDEFINED_TABLE or "no such table" in text:
-        return SchemaNotReady(f"the database {url} has no flags tables: run `cloudops db upgrade --db {url}`", url=url)
+        return FlagSchemaNotMigrated(
+            f"the database {url} has no flags tables: run `cloudops db upgrade --db {url}`", url=url
+        )
     first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return StoreUnavailable(f"the flag store at {url} is unavailable: {first_line}", url=url)
+    return FlagStoreUnavailable(f"the flag store at {url} is unavailable: {first_line}", url=url)

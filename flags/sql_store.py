@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from flags.errors import NotFound, PropertyConflict, SchemaNotReady
+from flags.errors import FlagSchemaNotMigrated, NotFound, PropertyConflict
 from flags.model import GLOBAL_SWITCH, Change, JsonValue, KillSwitch, Property, Scope
 from flags.snapshot import Snapshot
 from flags.sql_engine import make_engine, public_url, translate_error
@@ -37,7 +37,8 @@ def _utcnow() -> datetime:
 
 
 class SqlFlagStore:
-    """A FlagStore over a SQLAlchemy engine. Raises StoreUnavailable (SchemaNotReady) when the database fails."""
+    """A FlagStore over a SQLAlchemy engine. Raises FlagStoreUnavailable (FlagSchemaNotMigrated) when the database
+    fails."""
 
     def __init__(
         self,
@@ -75,7 +76,7 @@ class SqlFlagStore:
                     sa.update(flag_state).where(flag_state.c.id == 1).values(version=flag_state.c.version + 1)
                 )
                 if bumped.rowcount != 1:
-                    raise SchemaNotReady(
+                    raise FlagSchemaNotMigrated(
                         f"the flags schema at {self.url} is not initialised: run `cloudops db upgrade`"
                     )
                 yield conn, int(conn.execute(sa.select(flag_state.c.version)).scalar_one())
@@ -96,14 +97,14 @@ class SqlFlagStore:
     # -- reads --------------------------------------------------------------------------------------------------
 
     def check_schema(self) -> None:
-        """Raise SchemaNotReady (or StoreUnavailable) unless the flags tables are there."""
+        """Raise FlagSchemaNotMigrated (or FlagStoreUnavailable) unless the flags tables are there."""
         self.current_version()
 
     def current_version(self) -> int:
         with self._reading() as conn:
             found = conn.execute(sa.select(flag_state.c.version).where(flag_state.c.id == 1)).scalar()
         if found is None:
-            raise SchemaNotReady(f"the flags schema at {self.url} is not initialised: run `cloudops db upgrade`")
+            raise FlagSchemaNotMigrated(f"the flags schema at {self.url} is not initialised: run `cloudops db upgrade`")
         return int(found)
 
     def load_snapshot(self, previous: Snapshot | None = None) -> Snapshot:

@@ -5,10 +5,10 @@ router's recorded evidence, rolled back on failure, every transition on a timeli
     rollout = controller.start(RolloutPlan({"application": "api"}), actor="alice")
     controller.tick(rollout.id)
 
-Modules: `controller` (start, tick, pause, resume, abort), `model` (plan, rollout, events, parsing), `store`
-(SQL, compare-and-set), `tick` (one tick's judgement), `evidence` (reads the router's outcomes), `flag` (writes the
-stage flag), `gates` (the pure verdict over evidence), `stats` (the tests and intervals the gates use), `tables`,
-`errors`.
+Modules: `controller` (start, tick, pause, resume, abort: the shell that reads and writes), `model` (plan,
+rollout, events, parsing), `store` (SQL, compare-and-set), `tick` (one tick's judgement as a pure transition),
+`evidence` (reads the router's outcomes), `flag` (writes the stage flag), `gates` (the pure verdict over evidence),
+`stats` (the tests and intervals the gates use), `tables`, `errors`.
 
 May import: `router` (the contract and the outcome tables it reads as evidence), `flags`. Never the gateway or the
 console.

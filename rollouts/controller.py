@@ -18,7 +18,8 @@ not reflect the step, and the step's flag value is re-applied) and `abort` (the 
 `keep=True` stays as it is). If someone changes the flag outside the rollout, the next tick pauses it and says so.
 
 Every change is a compare-and-set on the rollout's version (`RolloutStore.save`), so two tickers never both
-advance; the flag is written after the change commits, and a failed write is retried on the next tick.
+advance; the flag is written after the change commits, and a failed write is retried on the next tick. A tick's
+judgement is the pure `rollouts.tick.judge`; this controller reads what it needs and applies what it returns.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from flags import FlagStore, MigrationStage as Stage
 from rollouts.errors import InvalidTransition, RolloutConflict
 from rollouts.evidence import EvidenceReader
 from rollouts.flag import FlagKeeper, phase_of
+from rollouts.gates import Evidence
 from rollouts.model import (
     LEGACY,
     EventKind,
@@ -45,12 +47,13 @@ from rollouts.model import (
     RolloutStatus,
 )
 from rollouts.store import RolloutStore
-from rollouts.tick import StepJudge, TickAction, TickResult
+from rollouts.tick import TickAction, TickResult, Transition, flag_override, judge
 
 __all__ = ["RolloutController", "TickAction", "TickResult"]
 
 
 _ATTEMPTS = 5
+_LOST = "another ticker moved it first"
 
 
 def _utcnow() -> datetime:
@@ -71,7 +74,6 @@ class RolloutController:
         self.store = RolloutStore(engine)
         self.evidence = EvidenceReader(engine)
         self._flag = FlagKeeper(self.store, flags, clock)
-        self._judge = StepJudge(self.store, self.evidence, self._flag, clock)
         self._clock = clock
         self._new_id = new_id
 
@@ -137,12 +139,50 @@ class RolloutController:
     # -- ticks --------------------------------------------------------------------------------------------------
 
     def tick(self, rollout_id: str, now: datetime | None = None) -> TickResult:
-        """Judge the rollout's current step on the evidence since it started, and act on the outcome."""
-        return self._judge.tick(rollout_id, now)
+        """Judge the rollout's current step on the evidence since it started, and act on the outcome.
+
+        First a flag value still pending is written (FLAG_PENDING while it cannot be); a rollout that is not
+        running is IDLE; then `rollouts.tick` decides (a pause when the flag was changed outside the rollout, else
+        advance, roll back or hold) and the decision is saved by compare-and-set, then its flag write is made."""
+        now = now or self._clock()
+        rollout, note = self._flag.sync(self.store.get(rollout_id))
+        if not rollout.flag_synced:
+            return TickResult(rollout, TickAction.FLAG_PENDING, note=note)
+        if rollout.status is not RolloutStatus.RUNNING:
+            return TickResult(rollout, TickAction.IDLE, note=note or f"rollout is {rollout.status.value}")
+        flag = self._flag.read(rollout.plan.scope)
+        transition = flag_override(rollout, flag, now)
+        if transition is None:
+            evidence = self._evidence_for(rollout, now)
+            transition = judge(rollout, flag, evidence, now, self.store.last_event(rollout.id))
+        return self._apply(rollout, transition)
 
     def tick_all(self, now: datetime | None = None) -> builtins.list[TickResult]:
         """Tick every running rollout (and retry any flag write still pending)."""
-        return self._judge.tick_all(now)
+        pending = self.store.list((RolloutStatus.RUNNING,), limit=1000)
+        pending += [
+            r for r in self.store.list(limit=1000) if not r.flag_synced and r.status is not RolloutStatus.RUNNING
+        ]
+        return [self.tick(r.id, now) for r in pending]
+
+    def _evidence_for(self, r: Rollout, now: datetime) -> Evidence:
+        return self.evidence.collect(
+            r.plan.scope,
+            since=r.step_started_at,
+            until=now,
+            baseline_since=r.started_at,
+            min_baseline=r.plan.thresholds.min_samples,
+        )
+
+    def _apply(self, r: Rollout, t: Transition) -> TickResult:
+        """Save the transition by compare-and-set on `r`'s version, then make its flag write (retried on later
+        ticks if it fails); a ticker that loses the race reports it and changes nothing."""
+        if not self.store.save(r.version, t.rollout, t.event):
+            return TickResult(self.store.get(r.id), TickAction.LOST_RACE, t.gate, _LOST)
+        if t.flag_write is None:
+            return t.result()
+        synced, note = self._flag.sync(t.rollout, t.flag_write.reason)
+        return t.result(synced, note)
 
     # -- people -------------------------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ RolloutError                  base; `rollout_id` where one is known
 ├── RolloutConflict           the scope already has an active rollout (`other_id`), or the scope is already
 │                             durable: finish or abort that first
 ├── InvalidTransition         the rollout's status does not allow the action (resume a completed rollout)
-└── RolloutStoreUnavailable   the database failed or lacks the rollout tables: retry, or `cloudops db upgrade`
+└── RolloutStoreUnavailable   the database failed or lacks the rollout tables: retry, or `cloudops db upgrade`;
+                              `url` (like flags.FlagStoreUnavailable: every store's error is `<Thing>Unavailable`)
 """
 
 from __future__ import annotations
@@ -56,4 +57,9 @@ class InvalidTransition(RolloutError):
 
 
 class RolloutStoreUnavailable(RolloutError):
-    """The rollout tables cannot be read or written (database down, or schema not migrated)."""
+    """The rollout tables cannot be read or written (database down, or schema not migrated). `url` (password
+    hidden) names the database when it is known."""
+
+    def __init__(self, message: str, *, url: str = "", rollout_id: str | None = None) -> None:
+        super().__init__(message, rollout_id=rollout_id)
+        self.url = url

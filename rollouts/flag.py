@@ -10,7 +10,9 @@ A rollout records the flag value it wants (`target`) and the property version it
 - the property moved on otherwise: someone changed the flag outside the rollout (an override). A running rollout
   pauses on an override: it never fights a person.
 
-`FlagKeeper` applies that rule, and records what it did on the rollout (compare-and-set, like every change).
+`moved` and `override` are the pure changes a rollout makes to its record of the flag (a tick uses them on the
+flag value it read); `FlagKeeper` reads the flag, applies the rule, writes, and records what it did on the rollout
+(compare-and-set, like every change).
 """
 
 from __future__ import annotations
@@ -22,12 +24,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from flags import STAGE_KEY, ConcurrentModification, FlagError, FlagStore, MigrationStage as Stage, Property
+from flags import (
+    STAGE_KEY,
+    ConcurrentModification,
+    FlagError,
+    FlagStore,
+    FlagStoreUnavailable,
+    MigrationStage as Stage,
+    Property,
+)
 from rollouts.errors import RolloutStoreUnavailable
 from rollouts.model import EventKind, Phase, Rollout, RolloutEvent, RolloutStatus
 from rollouts.store import RolloutStore
 
-__all__ = ["FlagKeeper", "Override", "SyncAction", "decide_sync", "holds", "phase_of"]
+__all__ = ["FlagKeeper", "Override", "SyncAction", "decide_sync", "holds", "moved", "override", "phase_of"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,46 @@ def decide_sync(rollout: Rollout, prop: Property | None) -> SyncAction:
     return SyncAction.OVERRIDDEN
 
 
+def moved(r: Rollout, prop: Property | None, now: datetime, target: Phase, **changes: Any) -> Rollout:
+    """`r` one version on, holding the scope at `target`: still to write, unless `prop` (the flag as it is now)
+    already holds it and the rollout had written it."""
+    current = prop.version if prop else None
+    unchanged = r.flag_synced and current == r.flag_base_version and holds(prop, target)
+    return replace(
+        r,
+        version=r.version + 1,
+        updated_at=now,
+        target=target,
+        flag_synced=unchanged,
+        flag_base_version=current,
+        **changes,
+    )
+
+
+def override(r: Rollout, prop: Property | None, now: datetime) -> tuple[Rollout, RolloutEvent, str]:
+    """Someone changed the flag outside the rollout (it is now `prop`): the rollout one version on (a running one
+    paused), the timeline entry that says so, and the explanation."""
+    who = f"by {prop.updated_by} (now {prop.describe()}: {prop.reason})" if prop else "(the property was deleted)"
+    pausing = r.status is RolloutStatus.RUNNING
+    new = replace(
+        r,
+        status=RolloutStatus.PAUSED if pausing else r.status,
+        version=r.version + 1,
+        updated_at=now,
+        flag_synced=True,
+        flag_base_version=prop.version if prop else None,
+    )
+    wanted = r.target.label() if r.target else "nothing"
+    text = f"the stage flag of {r.plan.describe_scope()} was changed outside the rollout {who}"
+    text += f"; the rollout holds it at {wanted}"
+    if pausing:
+        text += f": paused; `cloudops rollout resume {r.id}` re-applies {wanted}, or abort"
+    kind = EventKind.PAUSED if pausing else EventKind.FLAG_OVERRIDDEN
+    evidence = {"flag": prop.to_json() if prop else None}
+    event = RolloutEvent(r.id, new.version, now, kind, r.actor, text, r.target, phase_of(prop), evidence)
+    return new, event, text
+
+
 @dataclass(frozen=True, slots=True)
 class Override:
     """What `FlagKeeper.overridden` did: the rollout as it now is, whether that was saved (False: another writer
@@ -90,26 +140,12 @@ class FlagKeeper:
         try:
             return self._flags.find_property(STAGE_KEY, dict(scope))
         except FlagError as exc:
-            raise RolloutStoreUnavailable(f"cannot read the stage flag: {exc.message}") from exc
-
-    def changed_outside(self, r: Rollout, prop: Property | None) -> bool:
-        """Whether someone wrote the flag since the rollout last wrote (or checked) it."""
-        return (prop.version if prop else None) != r.flag_base_version
+            url = exc.url if isinstance(exc, FlagStoreUnavailable) else ""
+            raise RolloutStoreUnavailable(f"cannot read the stage flag: {exc.message}", url=url) from exc
 
     def moved(self, r: Rollout, now: datetime, target: Phase, **changes: Any) -> Rollout:
-        """`r` one version on, holding the scope at `target` (still to write, unless the flag already holds it)."""
-        prop = self.read(r.plan.scope)
-        current = prop.version if prop else None
-        unchanged = r.flag_synced and current == r.flag_base_version and holds(prop, target)
-        return replace(
-            r,
-            version=r.version + 1,
-            updated_at=now,
-            target=target,
-            flag_synced=unchanged,
-            flag_base_version=current,
-            **changes,
-        )
+        """`moved` on the flag as the store holds it now."""
+        return moved(r, self.read(r.plan.scope), now, target, **changes)
 
     def sync(self, r: Rollout, reason: str | None = None) -> tuple[Rollout, str]:
         """Write the rollout's target if it is not written yet; returns the rollout as it now is, and a note."""
@@ -139,28 +175,11 @@ class FlagKeeper:
         return self._mark_synced(r, written.version), ""
 
     def overridden(self, r: Rollout, prop: Property | None, now: datetime) -> Override:
-        """Someone changed the flag outside the rollout: a running rollout pauses; either way the timeline says so."""
-        who = f"by {prop.updated_by} (now {prop.describe()}: {prop.reason})" if prop else "(the property was deleted)"
-        pausing = r.status is RolloutStatus.RUNNING
-        new = replace(
-            r,
-            status=RolloutStatus.PAUSED if pausing else r.status,
-            version=r.version + 1,
-            updated_at=now,
-            flag_synced=True,
-            flag_base_version=prop.version if prop else None,
-        )
-        wanted = r.target.label() if r.target else "nothing"
-        text = f"the stage flag of {r.plan.describe_scope()} was changed outside the rollout {who}"
-        text += f"; the rollout holds it at {wanted}"
-        if pausing:
-            text += f": paused; `cloudops rollout resume {r.id}` re-applies {wanted}, or abort"
-        kind = EventKind.PAUSED if pausing else EventKind.FLAG_OVERRIDDEN
-        evidence = {"flag": prop.to_json() if prop else None}
-        event = RolloutEvent(r.id, new.version, now, kind, r.actor, text, r.target, phase_of(prop), evidence)
+        """Record `override` (compare-and-set): a running rollout pauses; either way the timeline says so."""
+        new, event, text = override(r, prop, now)
         if not self._store.save(r.version, new, event):
             return Override(self._store.get(r.id), saved=False, paused=False, text=text)
-        return Override(new, saved=True, paused=pausing, text=text)
+        return Override(new, saved=True, paused=new.status is not r.status, text=text)
 
     def _write(self, r: Rollout, reason: str) -> Property:
         assert r.target is not None

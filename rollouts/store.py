@@ -47,12 +47,13 @@ class RolloutStore:
         except sa.exc.SQLAlchemyError as exc:
             orig = getattr(exc, "orig", None)
             text = str(orig or exc).strip()
+            url = _public(self.engine)
             if getattr(orig, "sqlstate", None) == _UNDEFINED_TABLE or "no such table" in text:
                 raise RolloutStoreUnavailable(
-                    f"the database {_public(self.engine)} has no rollout tables: run `cloudops db upgrade`"
+                    f"the database {url} has no rollout tables: run `cloudops db upgrade`", url=url
                 ) from exc
             first = text.splitlines()[0] if text else type(exc).__name__
-            raise RolloutStoreUnavailable(f"the rollout store at {_public(self.engine)} failed: {first}") from exc
+            raise RolloutStoreUnavailable(f"the rollout store at {url} failed: {first}", url=url) from exc
 
     def create(self, rollout: Rollout, event: RolloutEvent) -> None:
         """Insert a new rollout and its first event; RolloutConflict when its scope already has an active one."""

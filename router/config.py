@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from router.errors import ConfigurationError
+from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT
 from router.routing_values import FallbackPolicy
 
 __all__ = ["ENV_PREFIX", "RouterConfig", "load_config", "read_document"]
@@ -49,7 +50,7 @@ class RouterConfig:
     fallback: FallbackPolicy = FallbackPolicy.LEGACY
     shadow_max_concurrency: int = 8
     shadow_timeout_s: float = 120.0
-    shadow_default_sample_percent: float = 100.0
+    shadow_default_sample_percent: float = DEFAULT_SHADOW_SAMPLE_PERCENT
     flag_poll_interval_s: float = 1.0
 
     def to_json(self) -> dict[str, Any]:

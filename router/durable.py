@@ -44,7 +44,7 @@ from durable_runner.contract import (
     WorkflowResult,
     workflow_id_for,
 )
-from durable_runner.errors import ConnectionConfigError, TemporalUnreachable
+from durable_runner.errors import ConnectionConfigError, TemporalUnavailable
 from durable_runner.loop import BackgroundLoop
 from router import durable_start
 from router.contract import (
@@ -221,7 +221,7 @@ class DurableRunner:
             pending = self._connecting
         try:
             return await asyncio.wrap_future(pending)
-        except TemporalUnreachable as err:
+        except TemporalUnavailable as err:
             raise RunnerUnavailable(str(err), path=Path.DURABLE.value, may_have_started=False) from err
         except ConnectionConfigError as err:
             raise ConfigurationError(str(err)) from err

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from durable_runner.client import ConnectionSettings
 from flags import FlagClient
-from flags.errors import StoreUnavailable
+from flags.errors import FlagStoreUnavailable
 from flags.sql_engine import make_engine
 from router.config import RouterConfig
 from router.durable import DurableRunner
@@ -41,7 +41,7 @@ def database_engine(url: str) -> sa.Engine:
     ownership claims and the record writer of one process wait for each other instead of failing "locked"."""
     try:
         return make_engine(url)
-    except StoreUnavailable as exc:
+    except FlagStoreUnavailable as exc:
         raise ConfigurationError(str(exc)) from exc
 
 

@@ -11,20 +11,32 @@ This module is the whole routing table of the architecture page (section 4), in 
 
 and the rules that never bend: the kill switch forces legacy with no shadow; a decision that could not be made
 (store down, unknown key, malformed property) routes to legacy; an operation that already has an owner stays
-there, whatever the flags say now.
+there, whatever the flags say now. `shadow_sample_percent` and `sample_bucket` decide whether a shadow runs;
+the console's explain page calls the same functions, so it cannot disagree with the router.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from flags import MigrationStage as Stage
+from flags.bucketing import hash_fraction
 from router.contract import Path, RouteDecision
 from router.routing_values import RouteBasis
 
-__all__ = ["DecisionView", "Route", "route", "sample_bucket"]
+__all__ = [
+    "DEFAULT_SHADOW_SAMPLE_PERCENT",
+    "DecisionView",
+    "Route",
+    "route",
+    "sample_bucket",
+    "shadow_sample_percent",
+]
+
+# The share of operations that get a shadow run when no `cloudops.shadow.sample_percent` property gives one
+# (RouterConfig.shadow_default_sample_percent overrides it for a router).
+DEFAULT_SHADOW_SAMPLE_PERCENT = 100.0
 
 
 class DecisionView(Protocol):
@@ -66,8 +78,19 @@ _SHADOWED = {Stage.SHADOW: Path.DURABLE, Stage.DURABLE: Path.LEGACY}
 
 def sample_bucket(operation_id: str, salt: str = "cloudops.shadow") -> float:
     """A sticky number in [0, 100) for an operation, for shadow sampling (the same operation, the same answer)."""
-    digest = hashlib.sha1(f"{salt}.{operation_id}".encode()).hexdigest()[:15]
-    return int(digest, 16) / 0xFFFFFFFFFFFFFFF * 100
+    return hash_fraction(f"{salt}.{operation_id}") * 100
+
+
+def shadow_sample_percent(sample: DecisionView, default: float = DEFAULT_SHADOW_SAMPLE_PERCENT) -> float:
+    """The share of operations (0-100) that get a shadow run, from the decision on `cloudops.shadow.sample_percent`:
+    `default` when no property gave a value or the value is not a number, else the value clamped to [0, 100]."""
+    if sample.default_used:
+        return default
+    try:
+        percent = float(cast(Any, sample.value))
+    except (TypeError, ValueError):
+        return default
+    return min(max(percent, 0.0), 100.0)
 
 
 def route(

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from flags import RETRY_WINDOW_KEY, SHADOW_SAMPLE_KEY, STAGE_KEY
 from router.compare import Observation
@@ -38,7 +38,14 @@ from router.contract import (
 from router.errors import OwnershipUnavailable, RunnerUnavailable
 from router.metrics import RouterMetrics
 from router.ownership import OwnershipStore
-from router.policy import DecisionView, Route, route, sample_bucket
+from router.policy import (
+    DEFAULT_SHADOW_SAMPLE_PERCENT,
+    DecisionView,
+    Route,
+    route,
+    sample_bucket,
+    shadow_sample_percent,
+)
 from router.records import OutcomeRecord
 from router.routing_values import FallbackPolicy, RouteBasis
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowTicket
@@ -90,7 +97,7 @@ class RoutingRunner:
         shadows: ShadowExecutor,
         metrics: RouterMetrics,
         fallback: FallbackPolicy = FallbackPolicy.LEGACY,
-        default_shadow_sample_percent: float = 100.0,
+        default_shadow_sample_percent: float = DEFAULT_SHADOW_SAMPLE_PERCENT,
         resources: Sequence[object] = (),
     ) -> None:
         """`resources` are closed by `close()`, in order (shadows first, so they stop before their runners)."""
@@ -201,9 +208,7 @@ class RoutingRunner:
         attrs = {"operation_id": request.operation_id, "execution_id": request.execution_id or ""}
         decision = self._flags.decide(STAGE_KEY, dims, attrs)
         sample = self._flags.decide(SHADOW_SAMPLE_KEY, dims, attrs)
-        sample_percent = (
-            self._default_sample if sample.default_used else _as_percent(sample.value, self._default_sample)
-        )
+        sample_percent = shadow_sample_percent(sample, self._default_sample)
         owner, unknown_owner = self._current_owner(request.operation_id)
         chosen = route(
             decision,
@@ -355,14 +360,6 @@ def _refuse_decision(options: RunOptions) -> None:
     """The router decides; a decision passed in would be overruled silently, so it is refused."""
     if options.decision is not None:
         raise ValueError("RoutingRunner makes the routing decision itself: run it without RunOptions.decision")
-
-
-def _as_percent(value: Any, default: float) -> float:
-    try:
-        percent = float(value)
-    except (TypeError, ValueError):
-        return default
-    return min(max(percent, 0.0), 100.0)
 
 
 def _unavailable(request: OperationRequest, path: Path, exc: RunnerUnavailable) -> OperationResult:

@@ -21,6 +21,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "clouddriver_wire": frozenset(),
     "flags": frozenset(),
     "migrations": frozenset(),
+    "processes": frozenset(),
     "legacy_clouddriver": frozenset({"cloud", "clouddriver_wire"}),
     "durable_runner": frozenset({"cloud"}),
     "router": frozenset({"flags", "cloud", "durable_runner", "migrations"}),
@@ -38,6 +39,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "rollouts",
             "gateway",
             "migrations",
+            "processes",
         }
     ),
     "cloudops": frozenset(
@@ -53,6 +55,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "console",
             "migrations",
             "bench",
+            "processes",
         }
     ),
 }

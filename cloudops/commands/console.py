@@ -107,7 +107,7 @@ def _serve(
 def _ensure_schema(services: Any) -> None:
     """The embedded SQLite database gets its schema on first use; any other needs `cloudops db upgrade`."""
     import migrations
-    from flags import SchemaNotReady
+    from flags import FlagSchemaNotMigrated
 
     store = services.store
     if store.engine.dialect.name == "sqlite":
@@ -118,7 +118,7 @@ def _ensure_schema(services: Any) -> None:
         return
     try:
         store.check_schema()
-    except SchemaNotReady as exc:
+    except FlagSchemaNotMigrated as exc:
         raise click.ClickException(f"{exc.message} (then start the console again)") from exc
 
 

@@ -79,7 +79,7 @@ def _errors() -> Iterator[None]:
 
 def _open_store(ctx: click.Context) -> FlagStore:
     from cloudops.paths import default_database_url
-    from flags import SchemaNotReady, SqlFlagStore
+    from flags import FlagSchemaNotMigrated, SqlFlagStore
 
     url = ctx.obj["db"] or default_database_url()
     notifier = None
@@ -92,7 +92,7 @@ def _open_store(ctx: click.Context) -> FlagStore:
         ctx.call_on_close(store.close)
         try:
             store.check_schema()
-        except SchemaNotReady:
+        except FlagSchemaNotMigrated:
             if store.engine.dialect.name != "sqlite":
                 raise
             import migrations

@@ -68,7 +68,7 @@ def command(
     """
     from cloudops.paths import default_database_url
     from cloudops.report import ReportFormat, ReportUnavailable, build_report, render
-    from cloudops.report.database import DatabaseNotReady, open_flag_store
+    from cloudops.report.database import DatabaseUnavailable, open_flag_store
     from rollouts.errors import InvalidPlan
     from rollouts.gates import Thresholds
     from rollouts.model import parse_duration
@@ -94,7 +94,7 @@ def command(
         raise BadInput(f"invalid threshold: {exc}") from exc
     try:
         store = open_flag_store(db or default_database_url())
-    except DatabaseNotReady as exc:
+    except DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         now = datetime.now(UTC)

@@ -67,7 +67,7 @@ def _errors() -> Iterator[None]:
 @contextmanager
 def _controller(db: str | None, redis_url: str | None) -> Iterator[RolloutController]:
     from cloudops.paths import default_database_url
-    from cloudops.report.database import DatabaseNotReady, open_flag_store
+    from cloudops.report.database import DatabaseUnavailable, open_flag_store
     from rollouts.controller import RolloutController
 
     notifier = None
@@ -77,7 +77,7 @@ def _controller(db: str | None, redis_url: str | None) -> Iterator[RolloutContro
         notifier = RedisChangeBus(redis_url)
     try:
         store = open_flag_store(db or default_database_url(), notifier=notifier)
-    except DatabaseNotReady as exc:
+    except DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         with _errors():

@@ -61,11 +61,11 @@ class ReportFacts:
 def write_report(database_url: str, *, since: datetime, thresholds: Thresholds, path: Path) -> ReportFacts:
     """Build the report of everything recorded since `since`, write it as HTML to `path`, and keep its totals."""
     from cloudops.report import ReportFormat, ReportUnavailable, build_report, render
-    from cloudops.report.database import DatabaseNotReady, open_flag_store
+    from cloudops.report.database import DatabaseUnavailable, open_flag_store
 
     try:
         store = open_flag_store(database_url)
-    except DatabaseNotReady as exc:
+    except DatabaseUnavailable as exc:
         return ReportFacts(None, problem=str(exc))
     try:
         report = build_report(store.engine, since=since, until=datetime.now(UTC), thresholds=thresholds)

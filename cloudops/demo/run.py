@@ -12,7 +12,6 @@ and summarise.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import Counter
@@ -40,6 +39,7 @@ from cloudops.demo.summary import ConsoleAccess, DemoSummary
 from cloudops.demo.workload import Pipeline, Workload, build_workload, default_clusters
 from cloudops.devstack import EmbeddedStack, StackConfig, StackError
 from flags import FlagError
+from processes import free_port
 from rollouts.errors import RolloutError
 from router.config import RouterConfig
 from router.errors import RouterError
@@ -68,9 +68,9 @@ class Ports:
         chosen: dict[str, int] = {}
         for name in ("temporal", "ui", "sim", "clouddriver", "metrics", "console"):
             given = getattr(self, name)
-            port = given if given is not None else _free_port(host)
+            port = given if given is not None else free_port(host)
             while given is None and port in chosen.values():
-                port = _free_port(host)
+                port = free_port(host)
             chosen[name] = port
         return chosen
 
@@ -99,12 +99,6 @@ def _poll_settings(seconds: float | None) -> dict[str, Any]:
     if seconds is None:
         return {}
     return {"worker_health_poll_s": seconds, "clouddriver_settings": {"HEALTH_POLL_S": str(seconds)}}
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 class Demo:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flags import ChangeNotifier, SqlFlagStore
 
-__all__ = ["DatabaseNotReady", "open_flag_store"]
+__all__ = ["DatabaseUnavailable", "open_flag_store"]
 
 
-class DatabaseNotReady(Exception):
+class DatabaseUnavailable(Exception):
     """The database cannot be used: the message says why and what to run."""
 
 
@@ -26,21 +26,21 @@ def open_flag_store(url: str, *, notifier: ChangeNotifier | None = None) -> SqlF
     try:
         store = SqlFlagStore(url, notifier=notifier)
     except FlagError as exc:
-        raise DatabaseNotReady(exc.message) from exc
+        raise DatabaseUnavailable(exc.message) from exc
     public = store.url
     try:
         current, newest = migrations.current(store.engine), migrations.head()
         if current != newest:
             if store.engine.dialect.name != "sqlite":
-                raise DatabaseNotReady(
+                raise DatabaseUnavailable(
                     f"{public} is at schema revision {current or 'none'}, not {newest}: "
                     f"run `cloudops db upgrade --db {public}`"
                 )
             migrations.upgrade(store.engine)
     except migrations.MigrationError as exc:
         store.close()
-        raise DatabaseNotReady(str(exc)) from exc
-    except DatabaseNotReady:
+        raise DatabaseUnavailable(str(exc)) from exc
+    except DatabaseUnavailable:
         store.close()
         raise
     return store

@@ -21,7 +21,14 @@ from console.identity import Role, check_login, find_token, hash_password, hash_
 from console.matrix import build_matrix
 from console.rollup import ComparisonRow, OutcomeRow, rollup
 from flags import STAGE_KEY, FlagTestData
-from router.contract import Path
+from router.config import RouterConfig
+from router.contract import OperationRequest, Path
+from router.metrics import RouterMetrics
+from router.ownership import InMemoryOwnership
+from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT
+from router.routing import RoutingRunner
+from router.shadow import ShadowExecutor, ShadowSettings
+from router.testing import ScriptedRunner, succeed_with_plan
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -198,6 +205,44 @@ def test_explain_routes_a_canary_by_its_sticky_bucket() -> None:
     assert paths == {Path.LEGACY, Path.DURABLE}
     other_key = explain_request(snapshot, parse_explain({"key": "cloudops.shadow.sample_percent"}))
     assert other_key.route is None and other_key.explanation.decision.value == 0
+
+
+class _NoRecords:
+    def record_outcome(self, record: object) -> None: ...
+    def record_comparison(self, record: object) -> None: ...
+
+
+@pytest.mark.parametrize("sample", [None, 0, 30, 100], ids=["no sample property", "0%", "30%", "100%"])
+@pytest.mark.parametrize("stage", ["shadow", "canary", "durable"])
+def test_explain_routes_as_the_router_decides(stage: str, sample: int | None) -> None:
+    td = FlagTestData().stage(stage, percent=50 if stage == "canary" else None, application="api")
+    if sample is not None:
+        td.set("cloudops.shadow.sample_percent", sample, application="api")
+    plan = {"operation": "resizeServerGroup", "mutations": [], "compensateOnFailure": False, "facts": {}}
+    metrics = RouterMetrics()
+    shadows = ShadowExecutor(ShadowSettings(timeout_s=5), publish=lambda record: None, metrics=metrics)
+    router = RoutingRunner(
+        legacy=ScriptedRunner(Path.LEGACY, succeed_with_plan(plan)),
+        durable=ScriptedRunner(Path.DURABLE, succeed_with_plan(plan)),
+        flags=td.client(),
+        owners=InMemoryOwnership(),
+        records=_NoRecords(),
+        shadows=shadows,
+        metrics=metrics,
+    )
+    try:
+        for i in range(60):
+            op = OperationRequest(f"op-{i}", "resizeServerGroup", "resizeServerGroup", "prod", "api", "aws", {})
+            query = {**op.dimensions(), "operation_id": op.operation_id}
+            explained = explain_request(td.snapshot(), parse_explain(query))
+            decided = router.decide(op)
+            assert explained.route is not None
+            assert (explained.route.primary, explained.route.shadow) == (decided.primary, decided.shadow), op
+    finally:
+        shadows.close()
+    expected = DEFAULT_SHADOW_SAMPLE_PERCENT if sample is None else sample
+    assert explained.shadow_sample_percent == expected
+    assert RouterConfig().shadow_default_sample_percent == DEFAULT_SHADOW_SAMPLE_PERCENT
     with pytest.raises(InputError):
         parse_explain({"application": "x" * 201})
 

@@ -10,7 +10,9 @@ from ldclient import Context
 from ldclient.impl.evaluator_common import _bucket_context
 from ldclient.impl.model.attribute_ref import AttributeRef
 
-from flags.bucketing import bucket_fraction, in_rollout, rollout_weight
+from flags import STAGE_KEY, FlagTestData
+from flags.bucketing import Bucketer, bucket_fraction, hash_fraction, in_rollout, rollout_weight
+from router.policy import sample_bucket
 
 
 def _ld_bucket(key: str, salt: str, value: str, bucket_by: str | None = None) -> float:
@@ -66,3 +68,19 @@ def test_a_rollout_of_p_percent_takes_about_p_percent_and_grows_monotonically() 
     inside_10 = {i for i, f in enumerate(fractions) if in_rollout(f, 10)}
     inside_20 = {i for i, f in enumerate(fractions) if in_rollout(f, 20)}
     assert inside_10 < inside_20  # ramping up keeps everyone already in
+
+
+def test_the_evaluator_and_the_router_bucket_through_this_one_implementation() -> None:
+    # The three SHA-1 call sites: bucket_fraction, the evaluator's index (a Bucketer per property) and the router's
+    # shadow sampling (hash_fraction of `cloudops.shadow.<operation id>`), all LaunchDarkly's bucket.
+    client = FlagTestData().stage("canary", percent=50).client()
+    bucketer = Bucketer(STAGE_KEY, STAGE_KEY)
+    for i in range(500):
+        op = f"op-{i:x}"
+        expected = bucket_fraction(STAGE_KEY, STAGE_KEY, op)
+        assert expected == bucketer(op) == hash_fraction(f"{STAGE_KEY}.{STAGE_KEY}.{op}")
+        assert expected == _ld_bucket(STAGE_KEY, STAGE_KEY, op)
+        decision = client.decide(STAGE_KEY, {}, {"operation_id": op})
+        assert decision.bucket == expected * 100.0 and decision.in_rollout is in_rollout(expected, 50)
+        shadow = hash_fraction(f"cloudops.shadow.{op}")
+        assert sample_bucket(op) == shadow * 100 and shadow == _ld_bucket("cloudops", "shadow", op)

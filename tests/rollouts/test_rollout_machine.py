@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 import migrations
-from flags import STAGE_KEY, SqlFlagStore, StoreUnavailable
+from flags import STAGE_KEY, FlagStoreUnavailable, SqlFlagStore
 from rollouts.controller import RolloutController, TickAction
 from rollouts.errors import InvalidPlan, InvalidTransition, RolloutConflict, RolloutNotFound
 from rollouts.gates import Thresholds
@@ -316,7 +316,7 @@ def test_a_flag_changed_outside_pauses_and_resume_reapplies(
 
 
 class _FlakyFlags:
-    """The real store, except that the next `fail` writes raise StoreUnavailable (the database went away)."""
+    """The real store, except that the next `fail` writes raise FlagStoreUnavailable (the database went away)."""
 
     def __init__(self, store: SqlFlagStore, fail: int) -> None:
         self._store, self.fail = store, fail
@@ -327,7 +327,7 @@ class _FlakyFlags:
     def set_property(self, *args: Any, **kwargs: Any) -> Any:
         if self.fail > 0:
             self.fail -= 1
-            raise StoreUnavailable("the flag store at sqlite:///x is unavailable: disk I/O error")
+            raise FlagStoreUnavailable("the flag store at sqlite:///x is unavailable: disk I/O error")
         return self._store.set_property(*args, **kwargs)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from router.contract import Path
-from router.policy import route, sample_bucket
+from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT, route, sample_bucket, shadow_sample_percent
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,23 @@ def test_shadows_are_sampled_by_a_sticky_bucket() -> None:
     assert all(0 <= b < 100 for b in buckets)
     share = sum(b < 25 for b in buckets) / len(buckets)
     assert 0.2 < share < 0.3
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        (FakeDecision(value=0, default_used=True), 7.0),
+        (FakeDecision(value=30), 30.0),
+        (FakeDecision(value=30.5), 30.5),
+        (FakeDecision(value=150), 100.0),
+        (FakeDecision(value=-5), 0.0),
+        (FakeDecision(value="40"), 40.0),
+        (FakeDecision(value="lots"), 7.0),
+        (FakeDecision(value=None), 7.0),
+    ],
+)
+def test_the_shadow_sample_percent_comes_from_the_decision_or_the_default(
+    sample: FakeDecision, expected: float
+) -> None:
+    assert shadow_sample_percent(sample, 7.0) == expected
+    assert shadow_sample_percent(FakeDecision(value=0, default_used=True)) == DEFAULT_SHADOW_SAMPLE_PERCENT == 100.0
