@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from clouddriver_wire.results import exception_summary, own_results, plan_object
 from durable_runner.contract import Progress
 from gateway.model import ORCHESTRATION, Entry, GatewayTask, OpSpec, OpState, OpView, TaskState
 from router.contract import ErrorKind, OperationError, OperationResult
 
 __all__ = [
-    "EXCEPTION_TYPE",
     "INITIALIZING",
-    "PLAN_TYPE",
     "compose",
     "durable_view",
     "exception_object",
@@ -34,8 +33,6 @@ __all__ = [
     "waiting_view",
 ]
 
-PLAN_TYPE = "cloudops.plan"
-EXCEPTION_TYPE = "EXCEPTION"
 INITIALIZING = Entry(ORCHESTRATION, "Initializing Orchestration Task")
 DURABLE = "DURABLE"
 _COMPLETED = Entry(ORCHESTRATION, "Orchestration completed.")
@@ -127,19 +124,11 @@ def exception_object(class_name: str, errors: Sequence[OperationError]) -> dict[
         "kind": first.kind.value,
         "errors": [e.to_json() for e in errors],
     }
-    detail = {"message": message, "userMessage": message, "retryable": False, "additionalAttributes": attributes}
-    return {
-        "type": EXCEPTION_TYPE,
-        "operation": class_name,
-        "message": message,
-        "cause": message,
-        "details": [detail],
-        "retryable": False,
-    }
+    return exception_summary(class_name, message, retryable=False, attributes=attributes)
 
 
 def _result_objects(class_name: str, result: OperationResult) -> tuple[dict[str, Any], ...]:
-    plan = [{"type": PLAN_TYPE, "plan": dict(result.plan), "dryRun": False}] if result.plan is not None else []
+    plan = [plan_object(result.plan, dry_run=False)] if result.plan is not None else []
     if result.succeeded:
         own = [dict(result.outputs)] if result.outputs else []
         return (*own, *plan)  # the legacy executor's order: the operation's own object, then the plan
@@ -182,7 +171,7 @@ def result_view(spec: OpSpec, handle: str, result: OperationResult) -> OpView:
 
 def prior_results(views: Iterable[OpView]) -> list[dict[str, Any]]:
     """The operations' own result objects, in order, for the next operation (no plan or EXCEPTION objects)."""
-    return [dict(r) for view in views for r in view.result_objects if r.get("type") not in (PLAN_TYPE, EXCEPTION_TYPE)]
+    return [r for view in views for r in own_results(view.result_objects)]
 
 
 def _flags(task: GatewayTask, views: Sequence[OpView]) -> tuple[bool, bool, bool]:

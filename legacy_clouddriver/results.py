@@ -1,26 +1,22 @@
-"""Result objects a task carries besides an operation's own: the executed plan, and the EXCEPTION summary.
+"""The legacy service's plan and EXCEPTION result objects, from its own values (a `Plan`, a raised error).
 
-The EXCEPTION object is kork's `ExceptionSummary` as Clouddriver's orchestration processor fills it
-(`type`, `operation`, `message`, `cause`, `details`, `retryable`); `details[*].additionalAttributes` carries the
-cloud error's stable `code` so a client can tell a rejection from an infrastructure failure. The plan object
-(`type: cloudops.plan`) is this toolkit's: the router's shadow comparison reads it; Orca ignores types it does
-not know.
+The shapes are Clouddriver's wire format (`clouddriver_wire.results`); this module only says what of a cloud error
+goes into them: its stable `code`, account, region and target, and whether it is a rejection.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from cloud.errors import CloudError, CloudRejection
-from cloud.model import JSON
 from cloud.plan import Plan
+from clouddriver_wire import results
 
-__all__ = ["EXCEPTION_TYPE", "PLAN_TYPE", "exception_summary", "plan_object"]
-
-EXCEPTION_TYPE = "EXCEPTION"
-PLAN_TYPE = "cloudops.plan"
+__all__ = ["exception_summary", "plan_object"]
 
 
-def plan_object(plan: Plan, dry_run: bool) -> dict[str, JSON]:
-    return {"type": PLAN_TYPE, "plan": plan.to_json(), "dryRun": dry_run}
+def plan_object(plan: Plan, dry_run: bool) -> dict[str, Any]:
+    return results.plan_object(plan.to_json(), dry_run=dry_run)
 
 
 def _category(error: BaseException) -> str:
@@ -31,20 +27,12 @@ def _category(error: BaseException) -> str:
     return "internal"
 
 
-def exception_summary(operation: str, error: BaseException) -> dict[str, JSON]:
+def exception_summary(operation: str, error: BaseException) -> dict[str, Any]:
     """The EXCEPTION result object for `error`, raised by the operation whose class name is `operation`."""
     message = str(error) or type(error).__name__
-    attributes: dict[str, JSON] = {"exceptionClass": type(error).__name__, "category": _category(error)}
+    attributes: dict[str, Any] = {"exceptionClass": type(error).__name__, "category": _category(error)}
     retryable: bool | None = None
     if isinstance(error, CloudError):
         attributes.update(code=error.code, account=error.account, region=error.region, target=error.target)
         retryable = error.retryable
-    detail = {"message": message, "userMessage": message, "retryable": retryable, "additionalAttributes": attributes}
-    return {
-        "type": EXCEPTION_TYPE,
-        "operation": operation,
-        "message": message,
-        "cause": message,
-        "details": [detail],
-        "retryable": retryable,
-    }
+    return results.exception_summary(operation, message, retryable=retryable, attributes=attributes)

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from clouddriver_wire.results import last_plan
 from router import legacy_monitor as monitor
 from router.contract import (
     DEFAULT_OPTIONS,
@@ -48,7 +49,6 @@ from router.legacy_wire import (
     description,
     json_of,
     outputs_from_results,
-    plan_of,
     rejection_errors,
 )
 
@@ -281,7 +281,7 @@ class LegacyRunner:
             outputs=outputs_from_results(finished.results) if not finished.errors else {},
             errors=finished.errors,
             task_id=watch.task_id,
-            plan=plan_of(finished.results),
+            plan=last_plan(finished.results),
             timings=Timings.since(watch.submitted_at),
         )
 

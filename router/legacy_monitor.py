@@ -20,11 +20,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cloud.errors import CloudRejection, error_from_json
+from clouddriver_wire.errors import error_message
+from clouddriver_wire.results import exception_attributes, exception_of
 from router.contract import ErrorKind, OperationError
 
 __all__ = [
-    "EXCEPTION_TYPE",
-    "PLAN_TYPE",
     "RESULT_EXPECTED",
     "Finished",
     "MonitorSettings",
@@ -49,8 +49,6 @@ _RESULT_EXPECTED_CLASSES = frozenset(
         "UpsertTitusLoadBalancerAtomicOperation",
     }
 )  # the same, recognised from a task's history when polling a handle another runner started
-PLAN_TYPE = "cloudops.plan"
-EXCEPTION_TYPE = "EXCEPTION"
 _REQUEUED_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -175,11 +173,10 @@ def _failed(watch: Watch, kind: ErrorKind, code: str, message: str) -> Verdict:
 
 
 def _failure_errors(results: Sequence[Mapping[str, Any]], status: Mapping[str, Any]) -> tuple[OperationError, ...]:
-    exception = next((r for r in results if r.get("type") == EXCEPTION_TYPE), None)
+    exception = exception_of(results)
     if exception is None:
         return (OperationError(ErrorKind.INFRASTRUCTURE, f"task failed: {status.get('status', '')}", "task_failed"),)
-    details = exception.get("details") or [{}]
-    attributes = (details[0] if isinstance(details[0], dict) else {}).get("additionalAttributes") or {}
+    attributes = exception_attributes(exception)
     code = str(attributes.get("code") or attributes.get("exceptionClass") or "")
     rejected = attributes.get("category") == "rejection" or (
         bool(attributes.get("code")) and isinstance(error_from_json({"code": code}), CloudRejection)
@@ -190,7 +187,5 @@ def _failure_errors(results: Sequence[Mapping[str, Any]], status: Mapping[str, A
 
 
 def message_of(body: Any) -> str:
-    """The human part of an answer's body, for error messages."""
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or body)
-    return "" if body is None else str(body)[:200]
+    """The human part of an answer's body, for error messages: Spring's error message, else the body itself."""
+    return error_message(body) or ("" if body is None else str(body)[:200])

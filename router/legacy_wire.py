@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 
+from clouddriver_wire.results import own_results
 from router.contract import ErrorKind, OperationError, OperationRequest, RunOptions
-from router.legacy_monitor import EXCEPTION_TYPE, PLAN_TYPE, message_of
+from router.legacy_monitor import message_of
 
 __all__ = [
     "DECISION_KEY",
@@ -26,7 +27,6 @@ __all__ = [
     "description",
     "json_of",
     "outputs_from_results",
-    "plan_of",
     "rejection_errors",
 ]
 
@@ -85,25 +85,19 @@ def rejection_errors(operation: str, status: int, body: Any) -> tuple[OperationE
 
 def outputs_from_results(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The operation's own result objects merged, plus Orca's `deploy.server.groups` ({region: [names]})."""
+    own = own_results(results)
     outputs: dict[str, Any] = {}
-    for r in results:
-        if r.get("type") not in (PLAN_TYPE, EXCEPTION_TYPE):
-            outputs.update(r)
+    for obj in own:
+        outputs.update(obj)
     groups: dict[str, list[str]] = {}
-    for r in results:
-        for entry in r.get("serverGroupNames") or ():
+    for obj in own:
+        for entry in obj.get("serverGroupNames") or ():
             region, sep, name = str(entry).partition(":")
             region, name = (region, name) if sep else ("region_missing", region)
             groups.setdefault(region, []).append(name)
     if groups:
         outputs["deploy.server.groups"] = groups
     return outputs
-
-
-def plan_of(results: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The last plan among a task's result objects (what the task executed, or planned in a dry run)."""
-    plans = [r.get("plan") for r in results if r.get("type") == PLAN_TYPE and isinstance(r.get("plan"), dict)]
-    return plans[-1] if plans else None
 
 
 def json_of(response: httpx.Response) -> Any:

@@ -24,7 +24,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "processes": frozenset(),
     "legacy_clouddriver": frozenset({"cloud", "clouddriver_wire"}),
     "durable_runner": frozenset({"cloud"}),
-    "router": frozenset({"flags", "cloud", "durable_runner", "migrations"}),
+    "router": frozenset({"flags", "cloud", "clouddriver_wire", "durable_runner", "migrations"}),
     "rollouts": frozenset({"router", "flags"}),
     "gateway": frozenset({"router", "flags", "cloud", "clouddriver_wire", "durable_runner"}),
     "console": frozenset({"flags", "router", "rollouts", "cloud"}),

@@ -135,7 +135,7 @@ def test_an_unexpected_exception_is_a_500_with_an_error_id_the_log_carries(
 
 def test_the_package_exports_exactly_what_its_modules_export() -> None:
     import clouddriver_wire
-    from clouddriver_wire import handlers, ops
+    from clouddriver_wire import handlers, ops, results
 
-    assert set(clouddriver_wire.__all__) == {*wire.__all__, *handlers.__all__, *ops.__all__}
+    assert set(clouddriver_wire.__all__) == {*wire.__all__, *handlers.__all__, *ops.__all__, *results.__all__}
     assert all(hasattr(clouddriver_wire, name) for name in clouddriver_wire.__all__)
