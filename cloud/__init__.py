@@ -6,3 +6,5 @@ Typed operations parsed from Spinnaker-style untyped stage contexts (validation,
 
 May import: nothing of ours.
 """
+
+__all__: list[str] = []  # nothing at the top: import the submodules (cloud.catalogue, cloud.sim, cloud.aws, ...)

@@ -2,3 +2,5 @@
 
 May import: everything.
 """
+
+__all__: list[str] = []  # the shell exports nothing: run `cloudops`, or import cloudops.cli
