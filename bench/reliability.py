@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bench._support import Target, emit, failure_rate, summary_ms
+from bench._support import Target, emit, failure_rate, json_option, summary_ms
 
 if TYPE_CHECKING:
     from bench._services import Killer, Service
@@ -218,7 +218,7 @@ def _targets(paths: dict[str, dict[str, Any]], minimum_ops: int) -> list[dict[st
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@json_option
 @click.option("--ops", type=click.IntRange(1), default=2000, show_default=True, help="Operations per path (at least).")
 @click.option(
     "--fault-rate",
@@ -342,6 +342,6 @@ def command(
         },
         "paths": paths,
         "netflix_reference": {"legacy_failure_percent": 4.0, "temporal_failure_percent": 0.0001},
-        "targets": _targets(paths, 2000),
+        "targets": _targets(paths, ops),
     }
     emit(report, started)

@@ -28,7 +28,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit, summary_us
+from bench._support import Target, emit, json_option, summary_us
 
 __all__ = ["command"]
 
@@ -239,7 +239,7 @@ def _shadow(samples: int, work_s: float, candidate_s: float, records_url: str) -
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@json_option
 @click.option(
     "--samples",
     type=click.IntRange(1),

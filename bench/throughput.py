@@ -33,7 +33,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit, rss_mb
+from bench._support import Target, emit, json_option, rss_mb
 
 __all__ = ["command"]
 
@@ -237,7 +237,7 @@ async def _open_and_terminate(address: str, task_queue: str, handles: list[str])
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@json_option
 @click.option("--ops", type=click.IntRange(1), default=300, show_default=True, help="Operations per arm per round.")
 @click.option("--concurrency", type=click.IntRange(1), default=100, show_default=True, help="Operations at once.")
 @click.option("--rounds", type=click.IntRange(1), default=2, show_default=True, help="Rounds of both arms.")
