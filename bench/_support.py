@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 __all__ = [
+    "FiniteFloat",
     "Target",
     "clopper_pearson_upper",
     "emit",
@@ -206,6 +207,18 @@ def rss_mb(pid: int) -> float | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+class FiniteFloat(click.FloatRange):
+    """A FloatRange that also refuses nan and inf (click's FLOAT and FloatRange both let them through)."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def json_option(func: Any) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit, json_option, summary_ms
+from bench._support import FiniteFloat, Target, emit, json_option, summary_ms
 
 __all__ = ["command"]
 
@@ -122,14 +122,14 @@ def _measure(name: str, samples: int, call: Callable[[Any], bool], nonce: str) -
 )
 @click.option(
     "--orca-poll",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=5.0,
     show_default=True,
     help="Orca's poll interval, in seconds.",
 )
 @click.option(
     "--fast-poll",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=1.0,
     show_default=True,
     help="The shorter poll interval compared with it.",

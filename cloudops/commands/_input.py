@@ -1,7 +1,8 @@
 """What the commands share about reading what users type: the BadInput error and the parameter types of rates,
 durations and finite numbers, so that a bad value is refused by click with a message naming the option.
 
-Imports only click (and the rollouts' duration parser, lazily); it is no command (its name starts with `_`).
+Imports click, bench's FiniteFloat (bench may not import cloudops) and, lazily, the rollouts' duration parser.
+It is no command: its name starts with `_`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from bench._support import FiniteFloat
 
 if TYPE_CHECKING:  # click's ParamType is generic in recent releases only; at run time the plain class serves
     _FloatType = click.ParamType[float, Any]
@@ -26,18 +29,6 @@ class BadInput(click.ClickException):
     """A value the user gave is wrong; exit status 2 like click's own usage errors."""
 
     exit_code = 2
-
-
-class FiniteFloat(click.FloatRange):
-    """A FloatRange that also refuses nan and inf (click's FLOAT and FloatRange both let them through)."""
-
-    name = "finite float"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if isinstance(number, float) and not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
 
 
 class Rate(_FloatType):
