@@ -130,7 +130,7 @@ def _read_file(path: str) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except Exception as exc:  # JSON, TOML and YAML each raise their own error type
         raise ConfigError(
-            f"the console configuration file {path} is not valid {file.suffix or 'YAML'}: {exc}"
+            f"the console configuration file {path} is not valid {file.suffix or 'YAML'}: {' '.join(str(exc).split())}"
         ) from None
     if data is None:
         return {}

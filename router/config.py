@@ -137,7 +137,10 @@ def read_document(path: Path) -> Any:
         else:
             data = yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"the configuration file {path} is not valid {path.suffix or 'YAML'}: {exc}") from None
+        problem = " ".join(str(exc).split())  # one line: YAML's messages draw the spot over several
+        raise ConfigurationError(
+            f"the configuration file {path} is not valid {path.suffix or 'YAML'}: {problem}"
+        ) from None
     return data
 
 

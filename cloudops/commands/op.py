@@ -95,7 +95,12 @@ def _router(config_path: str | None) -> Any:
     from router.factory import build_routing_runner
 
     try:
-        return build_routing_runner(load_config(config_path))
+        config = load_config(config_path)
+    except ConfigurationError as exc:
+        named = config_path is not None and config_path in exc.message  # else an environment variable's fault
+        raise click.ClickException(f"--config: {exc.message}" if named else exc.message) from None
+    try:
+        return build_routing_runner(config)
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from None
 

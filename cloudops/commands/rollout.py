@@ -111,6 +111,17 @@ def _tick_line(result: TickResult) -> str:
     return text
 
 
+def _plan_part(ctx: click.Context, param: click.Parameter, text: str) -> Any:
+    """`--scope` and `--steps`, parsed as the plan will hold them; click names the option when they are wrong."""
+    from rollouts.errors import InvalidPlan
+    from rollouts.model import parse_scope, parse_steps
+
+    try:
+        return parse_scope(text) if param.name == "scope" else parse_steps(text)
+    except InvalidPlan as exc:
+        raise click.BadParameter(exc.message) from None
+
+
 @click.group()
 def command() -> None:
     """Guarded rollouts: shadow, then canary steps, then durable, each step gated on the evidence.
@@ -126,8 +137,10 @@ def command() -> None:
 
 
 @command.command()
-@click.option("--scope", required=True, help="Flag dimensions, e.g. application=api,account=prod.")
-@click.option("--steps", default="1,5,25,50,100", show_default=True, help="Canary percents, rising.")
+@click.option("--scope", required=True, callback=_plan_part, help="Flag dimensions, e.g. application=api,account=prod.")
+@click.option(
+    "--steps", default="1,5,25,50,100", show_default=True, callback=_plan_part, help="Canary percents, rising."
+)
 @click.option(
     "--min-ops",
     type=click.IntRange(min=0),
@@ -156,7 +169,7 @@ def command() -> None:
 def start(db: str | None, redis_url: str | None, as_json: bool, actor: str | None, **options: Any) -> None:
     """Start a rollout of SCOPE: the scope goes to shadow now, and each tick judges it."""
     from rollouts.gates import Thresholds
-    from rollouts.model import RolloutPlan, parse_scope, parse_steps
+    from rollouts.model import RolloutPlan
 
     overrides = {
         "max_mismatch_rate": options["max_mismatch_rate"],
@@ -171,8 +184,8 @@ def start(db: str | None, redis_url: str | None, as_json: bool, actor: str | Non
         except ValueError as exc:
             raise BadInput(f"invalid threshold: {exc}") from exc
         plan = RolloutPlan(
-            scope=parse_scope(options["scope"]),
-            steps=parse_steps(options["steps"]),
+            scope=options["scope"],
+            steps=options["steps"],
             min_ops=options["min_ops"],
             min_duration_s=options["min_duration"],
             thresholds=thresholds,
