@@ -25,10 +25,12 @@ import click
 from durable_runner.dev_server import temporal_cli
 
 __all__ = [
+    "FiniteFloat",
     "Target",
     "clopper_pearson_upper",
     "emit",
     "failure_rate",
+    "json_option",
     "machine",
     "rss_mb",
     "summary_ms",
@@ -206,10 +208,34 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+class FiniteFloat(click.FloatRange):
+    """A FloatRange that also refuses nan and inf (click's FLOAT and FloatRange both let them through)."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def json_option(func: Any) -> Any:
+    """Every benchmark's `--json`: the report as one JSON document instead of its text summary."""
+    return click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")(func)
+
+
 def emit(report: Mapping[str, Any], started: float) -> None:
-    """Print the report as one JSON document: the command and options that produced it, the figures, the wall
-    time the benchmark took and the machine."""
+    """Print the report: the command and options that produced it, the figures, the wall time the benchmark took
+    and the machine; as one JSON document with `--json`, else the targets met or missed and the document as text."""
     ctx = click.get_current_context(silent=True)
     command = {"command": ctx.command_path, "options": dict(ctx.params)} if ctx is not None else {}
     document = {**command, **report, "duration_s": round(time.monotonic() - started, 1), "machine": machine()}
-    click.echo(json.dumps(document, indent=2, default=str))
+    if ctx is None or ctx.params.get("as_json", True):
+        click.echo(json.dumps(document, indent=2, default=str))
+        return
+    import yaml
+
+    for target in report.get("targets", []):
+        click.echo(f"{'met   ' if target['met'] else 'MISSED'} {target['target']}: {target['value']}")
+    click.echo(yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False), nl=False)

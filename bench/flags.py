@@ -30,6 +30,8 @@ from typing import Any
 
 import click
 
+from bench._support import emit, json_option
+
 __all__ = ["command"]
 
 _STAGE = "cloudops.migration.stage"
@@ -342,11 +344,25 @@ def _propagation(
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
-@click.option("--properties", default=10000, show_default=True, help="Scoped properties in the snapshot.")
-@click.option("--samples", default=20000, show_default=True, help="Timed decisions per engine.")
-@click.option("--ld-samples", default=100, show_default=True, help="Timed decisions on LaunchDarkly's N-rule flag.")
-@click.option("--writes", default=100, show_default=True, help="Changes timed for propagation (0 skips it).")
+@json_option
+@click.option(
+    "--properties", type=click.IntRange(1), default=10000, show_default=True, help="Scoped properties in the snapshot."
+)
+@click.option("--samples", type=click.IntRange(1), default=20000, show_default=True, help="Timed decisions per engine.")
+@click.option(
+    "--ld-samples",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Timed decisions on LaunchDarkly's N-rule flag.",
+)
+@click.option(
+    "--writes",
+    type=click.IntRange(0),
+    default=100,
+    show_default=True,
+    help="Changes timed for propagation (0 skips it).",
+)
 @click.option("--db", help="Database for propagation (default: a temporary SQLite file).")
 @click.option("--redis-url", envvar="CLOUDOPS_REDIS_URL", help="Redis for propagation (default: start redis-server).")
 @click.option("--seed", default=7, show_default=True)
@@ -361,6 +377,7 @@ def command(
     seed: int,
 ) -> None:
     """Flag decision latency (ours vs LaunchDarkly's SDK) and change propagation over Redis push."""
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cloudops-bench-flags-") as tmp:
         workdir = Path(tmp)
         result: dict[str, Any] = {"latency": _latency(properties, samples, ld_samples, seed, workdir)}
@@ -368,4 +385,4 @@ def command(
             with _redis(redis_url) as url:
                 props = _properties(properties, random.Random(seed))
                 result["propagation"] = _propagation(db, url, writes, workdir, props)
-    click.echo(json.dumps(result, indent=2))
+    emit(result, started)

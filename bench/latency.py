@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit, summary_ms
+from bench._support import FiniteFloat, Target, emit, json_option, summary_ms
 
 __all__ = ["command"]
 
@@ -105,7 +105,7 @@ def _measure(name: str, samples: int, call: Callable[[Any], bool], nonce: str) -
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@json_option
 @click.option(
     "--samples",
     type=click.IntRange(1),
@@ -122,14 +122,14 @@ def _measure(name: str, samples: int, call: Callable[[Any], bool], nonce: str) -
 )
 @click.option(
     "--orca-poll",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=5.0,
     show_default=True,
     help="Orca's poll interval, in seconds.",
 )
 @click.option(
     "--fast-poll",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=1.0,
     show_default=True,
     help="The shorter poll interval compared with it.",
@@ -139,6 +139,11 @@ def command(
     as_json: bool, samples: int, orca_samples: int, orca_poll: float, fast_poll: float, temporal_address: str | None
 ) -> None:
     """Latency p50/p99 of one createServerGroup: the provider directly, legacy at two poll intervals, durable."""
+    if f"{orca_poll:g}" == f"{fast_poll:g}":  # each legacy variant is keyed by its interval: one would hide the other
+        raise click.BadParameter(
+            f"it equals --orca-poll ({orca_poll:g}s): give a different interval to compare with",
+            param_hint="'--fast-poll'",
+        )
     from temporalio.client import Client
 
     from bench._services import (

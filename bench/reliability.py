@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bench._support import Target, emit, failure_rate, summary_ms
+from bench._support import FiniteFloat, Target, emit, failure_rate, json_option, summary_ms
 
 if TYPE_CHECKING:
     from bench._services import Killer, Service
@@ -218,18 +218,18 @@ def _targets(paths: dict[str, dict[str, Any]], minimum_ops: int) -> list[dict[st
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@json_option
 @click.option("--ops", type=click.IntRange(1), default=2000, show_default=True, help="Operations per path (at least).")
 @click.option(
     "--fault-rate",
-    type=click.FloatRange(0.0, 1.0),
+    type=FiniteFloat(0.0, 1.0),
     default=0.04,
     show_default=True,
     help="Probability that one cloud call fails transiently, on both paths.",
 )
 @click.option(
     "--kill-every",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=30.0,
     show_default=True,
     help="SIGKILL and restart clouddriver (legacy) or the worker (durable) every S seconds; 0: never.",
@@ -252,21 +252,21 @@ def _targets(paths: dict[str, dict[str, Any]], minimum_ops: int) -> list[dict[st
 @click.option("--paths", "only", type=click.Choice(_PATHS), multiple=True, help="Run only this path (repeatable).")
 @click.option(
     "--health-delay",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=0.3,
     show_default=True,
     help="Seconds before the sim cloud's new instances turn healthy.",
 )
 @click.option(
     "--legacy-poll",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=0.5,
     show_default=True,
     help="LegacyRunner's poll interval (Orca polls every 5 s).",
 )
 @click.option(
     "--sticky-timeout",
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloat(min=0.1),
     default=1.0,
     show_default=True,
     help="The worker's sticky-queue timeout (cloudops worker --sticky-timeout, 10 s by default): how long a killed "
@@ -342,6 +342,6 @@ def command(
         },
         "paths": paths,
         "netflix_reference": {"legacy_failure_percent": 4.0, "temporal_failure_percent": 0.0001},
-        "targets": _targets(paths, 2000),
+        "targets": _targets(paths, ops),
     }
     emit(report, started)

@@ -28,7 +28,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit, summary_us
+from bench._support import FiniteFloat, Target, emit, json_option, summary_us
 
 __all__ = ["command"]
 
@@ -249,7 +249,7 @@ def _shadow(samples: int, work_s: float, candidate_s: float, records_url: str) -
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@json_option
 @click.option(
     "--samples",
     type=click.IntRange(1),
@@ -266,14 +266,14 @@ def _shadow(samples: int, work_s: float, candidate_s: float, records_url: str) -
 )
 @click.option(
     "--work-ms",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=2.0,
     show_default=True,
     help="Time a fast path takes per operation.",
 )
 @click.option(
     "--shadow-work-ms",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=20.0,
     show_default=True,
     help="Time the authoritative call takes in the shadow comparison judged against its target (the shadow cost "
@@ -281,7 +281,7 @@ def _shadow(samples: int, work_s: float, candidate_s: float, records_url: str) -
 )
 @click.option(
     "--candidate-ms",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=100.0,
     show_default=True,
     help="Time the shadowed path's dry run takes.",

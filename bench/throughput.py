@@ -33,7 +33,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit, rss_mb
+from bench._support import FiniteFloat, Target, emit, json_option, rss_mb
 
 __all__ = ["command"]
 
@@ -237,7 +237,7 @@ async def _open_and_terminate(address: str, task_queue: str, handles: list[str])
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, default=True, help="Print JSON (the only format).")
+@json_option
 @click.option("--ops", type=click.IntRange(1), default=300, show_default=True, help="Operations per arm per round.")
 @click.option("--concurrency", type=click.IntRange(1), default=100, show_default=True, help="Operations at once.")
 @click.option("--rounds", type=click.IntRange(1), default=2, show_default=True, help="Rounds of both arms.")
@@ -251,7 +251,7 @@ async def _open_and_terminate(address: str, task_queue: str, handles: list[str])
 @click.option(
     "--hold",
     "hold_s",
-    type=click.FloatRange(min=1.0),
+    type=FiniteFloat(min=1.0),
     default=120.0,
     show_default=True,
     help="Seconds the memory phase's instances take to turn healthy (keeps operations in flight).",
@@ -259,7 +259,7 @@ async def _open_and_terminate(address: str, task_queue: str, handles: list[str])
 @click.option(
     "--memory-window",
     "memory_window_s",
-    type=click.FloatRange(min=0.5),
+    type=FiniteFloat(min=0.5),
     default=15.0,
     show_default=True,
     help="Seconds the worker's memory is sampled for, once every operation was started.",

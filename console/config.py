@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -113,9 +114,11 @@ class ConsoleSettings:
 def _read_file(path: str) -> dict[str, Any]:
     file = Path(path)
     try:
-        text = file.read_text()
+        text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read the console configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the console configuration file {path} is not UTF-8 text: save it as UTF-8") from None
     try:
         if file.suffix == ".toml":
             data: Any = tomllib.loads(text)
@@ -127,7 +130,7 @@ def _read_file(path: str) -> dict[str, Any]:
             data = yaml.safe_load(text)
     except Exception as exc:  # JSON, TOML and YAML each raise their own error type
         raise ConfigError(
-            f"the console configuration file {path} is not valid {file.suffix or 'YAML'}: {exc}"
+            f"the console configuration file {path} is not valid {file.suffix or 'YAML'}: {' '.join(str(exc).split())}"
         ) from None
     if data is None:
         return {}
@@ -198,8 +201,8 @@ def _text(config: Mapping[str, Any], key: str, *, optional: bool = False) -> str
 
 def _number(config: Mapping[str, Any], key: str, minimum: float) -> float:
     value = config.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"console setting {key.lower()} must be a number >= {minimum:g}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"console setting {key.lower()} must be a finite number >= {minimum:g}, got {value!r}")
     return float(value)
 
 

@@ -7,6 +7,7 @@ The router's settings (legacy URL, Temporal, database, flags) are the RoutingRun
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -39,8 +40,10 @@ class GatewaySettings:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "cloud" and value <= 0:
-                raise ConfigurationError(f"gateway setting {f.name!r} must be greater than 0 (got {value!r})")
+            if f.name != "cloud" and (not math.isfinite(value) or value <= 0):  # nan <= 0 is False: test both
+                raise ConfigurationError(
+                    f"gateway setting {f.name!r} must be a finite number greater than 0 (got {value!r})"
+                )
 
 
 def _convert(name: str, raw: Any, kind: str, origin: str) -> Any:

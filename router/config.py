@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -60,7 +61,39 @@ class RouterConfig:
         return out
 
 
+# Numbers that must be above 0 (a zero interval spins, a zero cap or timeout disables silently), and percents.
+_POSITIVE = frozenset(
+    {
+        "legacy_poll_interval_s",
+        "legacy_timeout_s",
+        "retry_window_seconds",
+        "durable_heartbeat_timeout_seconds",
+        "shadow_max_concurrency",
+        "shadow_timeout_s",
+        "flag_poll_interval_s",
+    }
+)
+_PERCENT = frozenset({"shadow_default_sample_percent"})
+
+
+def _in_range(name: str, value: float, origin: str) -> None:
+    """ConfigurationError unless `value` is finite and in the range `name` accepts."""
+    if not math.isfinite(value):
+        raise ConfigurationError(f"setting {name!r} from {origin} is {value}: give a finite number")
+    if name in _POSITIVE and value <= 0:
+        raise ConfigurationError(f"setting {name!r} from {origin} is {value}: give a number above 0")
+    if name in _PERCENT and not 0 <= value <= 100:
+        raise ConfigurationError(f"setting {name!r} from {origin} is {value}: give a percent from 0 to 100")
+
+
 def _convert(name: str, raw: Any, annotation: str, origin: str) -> Any:
+    value = _parse(name, raw, annotation, origin)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        _in_range(name, value, origin)
+    return value
+
+
+def _parse(name: str, raw: Any, annotation: str, origin: str) -> Any:
     optional = "None" in annotation
     if raw is None or (optional and isinstance(raw, str) and raw == ""):
         if optional:
@@ -92,9 +125,11 @@ def _convert(name: str, raw: Any, annotation: str, origin: str) -> Any:
 def read_document(path: Path) -> Any:
     """The parsed configuration file (YAML, or JSON/TOML by suffix); ConfigurationError saying what is wrong."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigurationError(f"cannot read the configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"the configuration file {path} is not UTF-8 text: save it as UTF-8") from None
     try:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)
@@ -103,7 +138,10 @@ def read_document(path: Path) -> Any:
         else:
             data = yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"the configuration file {path} is not valid {path.suffix or 'YAML'}: {exc}") from None
+        problem = " ".join(str(exc).split())  # one line: YAML's messages draw the spot over several
+        raise ConfigurationError(
+            f"the configuration file {path} is not valid {path.suffix or 'YAML'}: {problem}"
+        ) from None
     return data
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cloudops.commands._input import FiniteFloat
+
 if TYPE_CHECKING:
     from cloudops.demo.run import Demo
 
@@ -23,7 +25,7 @@ _PORT = click.IntRange(1, 65535)
 @click.option(
     "--ops", type=click.IntRange(1, 100_000), default=600, help="Operations in the workload (pipelines of 4)."
 )
-@click.option("--fault-rate", type=click.FloatRange(0.0, 1.0), default=0.04, help="Sim cloud: transient fault rate.")
+@click.option("--fault-rate", type=FiniteFloat(0.0, 1.0), default=0.04, help="Sim cloud: transient fault rate.")
 @click.option("--seed", type=int, default=1, help="Seed of the workload and of the sim cloud's faults.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the summary table.")
 @click.option("--exit", "exit_after", is_flag=True, help="Stop the stack after the summary instead of keeping it up.")
@@ -31,13 +33,11 @@ _PORT = click.IntRange(1, 65535)
     "--min-ops", type=click.IntRange(1), default=10, help="Operations (or comparisons) a rollout step needs to pass."
 )
 @click.option("--steps", default="50,100", help="Canary percents a rollout goes through between shadow and durable.")
-@click.option("--step-seconds", type=click.FloatRange(0.0), default=10.0, help="Seconds a rollout step lasts at least.")
-@click.option(
-    "--kill-every", type=click.FloatRange(0.0), default=75.0, help="Seconds between worker SIGKILLs (0: never)."
-)
+@click.option("--step-seconds", type=FiniteFloat(0.0), default=10.0, help="Seconds a rollout step lasts at least.")
+@click.option("--kill-every", type=FiniteFloat(0.0), default=75.0, help="Seconds between worker SIGKILLs (0: never).")
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(0.05),
+    type=FiniteFloat(0.05),
     default=None,
     help="Seconds between task polls (legacy) and health checks (both paths) [default: each component's own: "
     "5s for Orca's task poll and Clouddriver's health check, 2s for the worker's].",

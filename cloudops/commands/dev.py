@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cloudops.commands._input import FiniteFloat
+
 if TYPE_CHECKING:
     from cloudops.devstack import EmbeddedStack
 
@@ -29,8 +31,8 @@ __all__ = ["command"]
 @click.option("--clouddriver-port", type=click.IntRange(1, 65535), default=7002, help="Legacy Clouddriver port.")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=9464, help="Worker Prometheus port.")
 @click.option("--console-port", type=click.IntRange(1, 65535), default=8090, help="Flag console port.")
-@click.option("--health-delay", type=click.FloatRange(min=0.0), default=1.0, help="Sim: seconds until healthy.")
-@click.option("--fault-rate", type=click.FloatRange(0.0, 1.0), default=0.0, help="Sim: transient fault rate.")
+@click.option("--health-delay", type=FiniteFloat(min=0.0), default=1.0, help="Sim: seconds until healthy.")
+@click.option("--fault-rate", type=FiniteFloat(0.0, 1.0), default=0.0, help="Sim: transient fault rate.")
 @click.option("--seed", type=int, default=0, help="Sim: fault seed.")
 @click.option("--no-clouddriver", is_flag=True, help="Do not start the legacy Clouddriver.")
 @click.option("--no-ui", is_flag=True, help="Start Temporal without its Web UI.")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from cloudops.commands._input import BadInput, FiniteFloat
+
 if TYPE_CHECKING:
     from flags import FlagStore
 
@@ -28,10 +30,6 @@ _DIMENSION_OPTIONS = ("application", "account", "operation", "stage_type", "prov
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _STAGE_KEY = "cloudops.migration.stage"
-
-
-class BadInput(click.ClickException):
-    exit_code = 2
 
 
 def _scope_options(func: F) -> F:
@@ -179,7 +177,10 @@ def _parse_expiry(raw: str | None) -> datetime | None:
         return None
     found = _DURATION.match(raw.strip())
     if found:
-        return datetime.now(UTC) + timedelta(**{_UNITS[found[2]]: int(found[1])})
+        try:
+            return datetime.now(UTC) + timedelta(**{_UNITS[found[2]]: int(found[1])})
+        except OverflowError:
+            raise BadInput(f"--expires {raw!r} is too far ahead: give a shorter duration or an ISO time") from None
     from flags.model import parse_time
 
     try:
@@ -194,11 +195,13 @@ def _parse_expiry(raw: str | None) -> datetime | None:
 @click.argument("key")
 @click.argument("value")
 @_scope_options
-@click.option("--percent", type=float, help="For a canary: the share (0-100) of the scope that goes durable.")
+@click.option(
+    "--percent", type=FiniteFloat(0, 100), help="For a canary: the share (0-100) of the scope that goes durable."
+)
 @click.option("--bucket-by", help="Dimension or attribute a percent buckets by (default operation_id).")
 @click.option("--expires", help="When the property stops applying: ISO time or a duration (30m, 2h, 7d).")
 @click.option("--id", "property_id", help="Update this property (and move it to the given scope).")
-@click.option("--expected-version", type=int, help="Refuse unless the property is at this version.")
+@click.option("--expected-version", type=click.IntRange(min=0), help="Refuse unless the property is at this version.")
 @click.option("--string", "as_string", is_flag=True, help="Take VALUE as a string even if it parses as JSON.")
 @_write_options
 @_json_option
@@ -282,7 +285,9 @@ def explain(
 @command.command()
 @click.argument("key", required=False)
 @click.option("--id", "property_id", help="Only this property's changes.")
-@click.option("--limit", default=50, show_default=True, help="How many changes, newest first.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="How many changes, newest first."
+)
 @_json_option
 @click.pass_context
 def history(ctx: click.Context, /, key: str | None, property_id: str | None, limit: int, as_json: bool) -> None:
@@ -302,7 +307,7 @@ def history(ctx: click.Context, /, key: str | None, property_id: str | None, lim
 
 @command.command()
 @click.argument("property_id")
-@click.argument("version", type=int)
+@click.argument("version", type=click.IntRange(min=1))
 @_write_options
 @_json_option
 @click.pass_context

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from cloudops.commands._input import FiniteFloat
+
 __all__ = ["command"]
 
 
@@ -20,8 +22,20 @@ __all__ = ["command"]
 @click.option(
     "--cloud", default=None, help="The cloud whose accounts validate submissions (a sim cloud URL, 'aws', ...)."
 )
-@click.option("--tick", "tick_s", type=float, default=None, help="Seconds between the driver's rounds [default 1].")
-@click.option("--lease", "lease_s", type=float, default=None, help="Seconds a silent gateway keeps its tasks [15].")
+@click.option(
+    "--tick",
+    "tick_s",
+    type=FiniteFloat(min=0, min_open=True),
+    default=None,
+    help="Seconds between the driver's rounds [default 1].",
+)
+@click.option(
+    "--lease",
+    "lease_s",
+    type=FiniteFloat(min=0, min_open=True),
+    default=None,
+    help="Seconds a silent gateway keeps its tasks [15].",
+)
 @click.option("--threads", type=click.IntRange(1, 256), default=16, show_default=True, help="HTTP worker threads.")
 def command(
     port: int,

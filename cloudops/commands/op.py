@@ -16,8 +16,9 @@ import click
 __all__ = ["command"]
 
 
-def _load_context(raw: str) -> dict[str, Any]:
-    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+def _load_context(ctx: click.Context, param: click.Parameter, raw: str) -> dict[str, Any]:
+    """`--context`'s callback: the stage context it gives, inline or as @FILE; click names the option on error."""
+    text = _read_file(raw[1:]) if raw.startswith("@") else raw
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -27,10 +28,30 @@ def _load_context(raw: str) -> dict[str, Any]:
     return value
 
 
+def _read_file(name: str) -> str:
+    """The text of the file that `--context @FILE` names; BadParameter saying what is wrong with it."""
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.BadParameter(f"no file {name!r}: give JSON, or @ and the path of a JSON file") from None
+    except IsADirectoryError:
+        raise click.BadParameter(f"{name!r} is a directory: give @ and the path of a JSON file") from None
+    except UnicodeDecodeError:
+        raise click.BadParameter(f"{name!r} is not UTF-8 text: give a JSON file") from None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {name!r}: {exc.strerror or exc}") from None
+
+
 def _request_options(func: Any) -> Any:
     options = [
         click.option("--operation", required=True, help="e.g. createServerGroup, resizeServerGroup."),
-        click.option("--context", "context_json", required=True, help="The stage context: JSON, or @file.json."),
+        click.option(
+            "--context",
+            "context",
+            required=True,
+            callback=_load_context,
+            help="The stage context: JSON, or @file.json.",
+        ),
         click.option("--account", default=None, help="Default: the context's `credentials`."),
         click.option("--application", default=None, help="Default: the context's `application` or `moniker.app`."),
         click.option("--provider", default=None, help="Default: the context's `cloudProvider`."),
@@ -53,7 +74,7 @@ def _config_options(func: Any) -> Any:
 def _build_request(**opts: Any) -> Any:
     from router.contract import OperationRequest
 
-    context = _load_context(opts["context_json"])
+    context: dict[str, Any] = opts["context"]
     raw_moniker = context.get("moniker")
     moniker: dict[str, Any] = raw_moniker if isinstance(raw_moniker, dict) else {}
     return OperationRequest(
@@ -74,7 +95,12 @@ def _router(config_path: str | None) -> Any:
     from router.factory import build_routing_runner
 
     try:
-        return build_routing_runner(load_config(config_path))
+        config = load_config(config_path)
+    except ConfigurationError as exc:
+        named = config_path is not None and config_path in exc.message  # else an environment variable's fault
+        raise click.ClickException(f"--config: {exc.message}" if named else exc.message) from None
+    try:
+        return build_routing_runner(config)
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from None
 

@@ -7,29 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from cloudops.commands._input import DURATION, RATE, BadInput, FiniteFloat, Rate
+
 __all__ = ["command"]
 
 
-class BadInput(click.ClickException):
-    exit_code = 2
-
-
-def _rate(text: str | None, name: str) -> float | None:
-    """`1%` or `0.01` as a fraction; None when not given."""
-    if text is None:
-        return None
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise BadInput(f"{name} {text!r}: give a percent such as 1% or a fraction such as 0.01") from None
-    if not 0 <= value <= 10:
-        raise BadInput(f"{name} {text!r} is out of range: give a percent such as 1% or a fraction such as 0.01")
-    return value
-
-
 @click.command()
-@click.option("--since", default="24h", show_default=True, help="How far back to look: a duration (30m, 24h, 7d).")
+@click.option(
+    "--since", type=DURATION, default="24h", show_default=True, help="How far back to look: a duration (30m, 24h, 7d)."
+)
 @click.option(
     "--format",
     "fmt",
@@ -42,23 +28,31 @@ def _rate(text: str | None, name: str) -> float | None:
 @click.option(
     "--db", "db", envvar="CLOUDOPS_DATABASE_URL", show_envvar=True, help="SQLAlchemy URL [default: .cloudops/ SQLite]."
 )
-@click.option("--alpha", type=float, help="Significance level of the gates' tests [default: 0.05].")
+@click.option(
+    "--alpha",
+    type=FiniteFloat(0, 0.5, min_open=True, max_open=True),
+    help="Significance level of the gates' tests [default: 0.05].",
+)
 @click.option(
     "--min-samples",
-    type=int,
+    type=click.IntRange(min=1),
     help="Operations per path, and comparisons, a gate needs (latency: 8 or more) [default: 20].",
 )
-@click.option("--max-mismatch-rate", help="Highest acceptable shadow mismatch rate, e.g. 1% [default: 1%].")
-@click.option("--latency-bound", help="How much worse durable's p99 may be than legacy's, e.g. 20% [default: 20%].")
+@click.option("--max-mismatch-rate", type=RATE, help="Highest acceptable shadow mismatch rate, e.g. 1% [default: 1%].")
+@click.option(
+    "--latency-bound",
+    type=Rate(most=10),
+    help="How much worse durable's p99 may be than legacy's: 20% or 0.2 [default: 20%].",
+)
 def command(
-    since: str,
+    since: float,
     fmt: str,
     out: str | None,
     db: str | None,
     alpha: float | None,
     min_samples: int | None,
-    max_mismatch_rate: str | None,
-    latency_bound: str | None,
+    max_mismatch_rate: float | None,
+    latency_bound: float | None,
 ) -> None:
     """Report how the legacy and durable paths compare over the last --since, with a verdict per scope.
 
@@ -69,20 +63,14 @@ def command(
     from cloudops.paths import default_database_url
     from cloudops.report import ReportFormat, ReportUnavailable, build_report, render
     from cloudops.report.database import DatabaseUnavailable, open_flag_store
-    from rollouts.errors import InvalidPlan
     from rollouts.gates import Thresholds
-    from rollouts.model import parse_duration
 
-    try:
-        window = parse_duration(since, field="--since")
-    except InvalidPlan as exc:
-        raise BadInput(exc.message) from exc
     overrides: dict[str, float | int] = {}
     for name, value in (
         ("alpha", alpha),
         ("min_samples", min_samples),
-        ("max_mismatch_rate", _rate(max_mismatch_rate, "--max-mismatch-rate")),
-        ("latency_bound", _rate(latency_bound, "--latency-bound")),
+        ("max_mismatch_rate", max_mismatch_rate),
+        ("latency_bound", latency_bound),
     ):
         if value is not None:
             overrides[name] = value
@@ -98,7 +86,7 @@ def command(
         raise click.ClickException(str(exc)) from exc
     try:
         now = datetime.now(UTC)
-        report = build_report(store.engine, since=now - timedelta(seconds=window), until=now, thresholds=thresholds)
+        report = build_report(store.engine, since=now - timedelta(seconds=since), until=now, thresholds=thresholds)
     except ReportUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from cloudops.commands._input import DURATION, RATE, BadInput, FiniteFloat, Rate
+
 if TYPE_CHECKING:
     from rollouts.controller import RolloutController, TickResult
     from rollouts.model import Rollout, RolloutEvent
@@ -25,10 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["command"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class BadInput(click.ClickException):
-    exit_code = 2
 
 
 def _common(func: F) -> F:
@@ -113,15 +111,15 @@ def _tick_line(result: TickResult) -> str:
     return text
 
 
-def _rate(text: str | None, name: str) -> float | None:
-    if text is None:
-        return None
-    raw = text.strip()
+def _plan_part(ctx: click.Context, param: click.Parameter, text: str) -> Any:
+    """`--scope` and `--steps`, parsed as the plan will hold them; click names the option when they are wrong."""
+    from rollouts.errors import InvalidPlan
+    from rollouts.model import parse_scope, parse_steps
+
     try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise BadInput(f"{name} {text!r}: give a percent such as 1% or a fraction such as 0.01") from None
-    return value
+        return parse_scope(text) if param.name == "scope" else parse_steps(text)
+    except InvalidPlan as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 @click.group()
@@ -139,25 +137,43 @@ def command() -> None:
 
 
 @command.command()
-@click.option("--scope", required=True, help="Flag dimensions, e.g. application=api,account=prod.")
-@click.option("--steps", default="1,5,25,50,100", show_default=True, help="Canary percents, rising.")
-@click.option("--min-ops", type=int, default=100, show_default=True, help="Operations a step needs before it passes.")
-@click.option("--min-duration", default="10m", show_default=True, help="Time a step needs (s, m, h, d).")
-@click.option("--max-mismatch-rate", help="Highest shadow mismatch rate, e.g. 1% [default: 1%].")
-@click.option("--latency-bound", help="How much worse durable's p99 may be, e.g. 20% [default: 20%].")
-@click.option("--alpha", type=float, help="Significance level of the tests [default: 0.05].")
-@click.option("--min-samples", type=int, help="Operations per path, and comparisons, a test needs [default: 20].")
+@click.option("--scope", required=True, callback=_plan_part, help="Flag dimensions, e.g. application=api,account=prod.")
+@click.option(
+    "--steps", default="1,5,25,50,100", show_default=True, callback=_plan_part, help="Canary percents, rising."
+)
+@click.option(
+    "--min-ops",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Operations a step needs before it passes.",
+)
+@click.option("--min-duration", type=DURATION, default="10m", show_default=True, help="Time a step needs (s, m, h, d).")
+@click.option("--max-mismatch-rate", type=RATE, help="Highest shadow mismatch rate, e.g. 1% [default: 1%].")
+@click.option(
+    "--latency-bound", type=Rate(most=10), help="How much worse durable's p99 may be: 20% or 0.2 [default: 20%]."
+)
+@click.option(
+    "--alpha",
+    type=FiniteFloat(0, 0.5, min_open=True, max_open=True),
+    help="Significance level of the tests [default: 0.05].",
+)
+@click.option(
+    "--min-samples",
+    type=click.IntRange(min=1),
+    help="Operations per path, and comparisons, a test needs [default: 20].",
+)
 @click.option("--reason", default="", help="Why (recorded on the timeline and in the flags audit).")
 @_person
 @_common
 def start(db: str | None, redis_url: str | None, as_json: bool, actor: str | None, **options: Any) -> None:
     """Start a rollout of SCOPE: the scope goes to shadow now, and each tick judges it."""
     from rollouts.gates import Thresholds
-    from rollouts.model import RolloutPlan, parse_duration, parse_scope, parse_steps
+    from rollouts.model import RolloutPlan
 
     overrides = {
-        "max_mismatch_rate": _rate(options["max_mismatch_rate"], "--max-mismatch-rate"),
-        "latency_bound": _rate(options["latency_bound"], "--latency-bound"),
+        "max_mismatch_rate": options["max_mismatch_rate"],
+        "latency_bound": options["latency_bound"],
         "alpha": options["alpha"],
         "min_samples": options["min_samples"],
         "min_latency_samples": None if options["min_samples"] is None else max(8, options["min_samples"]),
@@ -167,13 +183,11 @@ def start(db: str | None, redis_url: str | None, as_json: bool, actor: str | Non
             thresholds = Thresholds.from_json({k: v for k, v in overrides.items() if v is not None})
         except ValueError as exc:
             raise BadInput(f"invalid threshold: {exc}") from exc
-        if options["min_ops"] < 0:
-            raise BadInput(f"--min-ops must be 0 or more, got {options['min_ops']}")
         plan = RolloutPlan(
-            scope=parse_scope(options["scope"]),
-            steps=parse_steps(options["steps"]),
+            scope=options["scope"],
+            steps=options["steps"],
             min_ops=options["min_ops"],
-            min_duration_s=parse_duration(options["min_duration"], field="--min-duration"),
+            min_duration_s=options["min_duration"],
             thresholds=thresholds,
         )
     with _controller(db, redis_url) as controller:
@@ -238,20 +252,14 @@ def tick(rollout_id: str | None, db: str | None, redis_url: str | None, as_json:
 
 @command.command()
 @click.argument("rollout_id")
-@click.option("--interval", default="30s", show_default=True, help="Time between ticks (s, m, h, d).")
+@click.option("--interval", type=DURATION, default="30s", show_default=True, help="Time between ticks (s, m, h, d).")
 @_common
-def watch(rollout_id: str, interval: str, db: str | None, redis_url: str | None, as_json: bool) -> None:
+def watch(rollout_id: str, interval: float, db: str | None, redis_url: str | None, as_json: bool) -> None:
     """Tick ROLLOUT_ID every --interval until it ends (completed, rolled back, aborted) or Ctrl-C.
 
     With --json, each tick is one line of JSON.
     """
-    from rollouts.errors import InvalidPlan
-    from rollouts.model import parse_duration
-
-    try:
-        pause_s = parse_duration(interval, field="--interval")
-    except InvalidPlan as exc:
-        raise BadInput(exc.message) from exc
+    pause_s = interval
     with _controller(db, redis_url) as controller:
         controller.get(rollout_id)
         try:

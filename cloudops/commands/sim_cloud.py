@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cloudops.commands._input import FiniteFloat
+
 __all__ = ["command", "parse_fault_mix"]
 
 _MIX_KEYS = {
@@ -39,7 +41,7 @@ def parse_fault_mix(text: str) -> dict[str, float]:
 @click.option("--port", type=click.IntRange(1, 65535), default=7010, show_default=True, help="TCP port to serve on.")
 @click.option(
     "--fault-rate",
-    type=click.FloatRange(0.0, 1.0),
+    type=FiniteFloat(0.0, 1.0),
     default=0.0,
     show_default=True,
     help="Probability that a call fails transiently (throttle, 5xx, timeout, or applied-but-response-lost).",
@@ -56,21 +58,21 @@ def parse_fault_mix(text: str) -> dict[str, float]:
 )
 @click.option(
     "--latency-ms",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=0.0,
     show_default=True,
     help="Median latency added to every call (log-normal, seeded); 0 for none.",
 )
 @click.option(
     "--latency-spread",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=0.5,
     show_default=True,
     help="Sigma of the latency's logarithm: 0 makes every call take exactly --latency-ms.",
 )
 @click.option(
     "--health-delay",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=1.0,
     show_default=True,
     help="Seconds after launch before an instance turns Healthy.",

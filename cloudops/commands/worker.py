@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cloudops.commands._input import FiniteFloat
+
 __all__ = ["command"]
 
 
@@ -36,17 +38,37 @@ __all__ = ["command"]
 )
 @click.option(
     "--sticky-timeout",
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloat(min=0.1),
     default=10.0,
     help="Seconds a workflow task waits on this worker's sticky queue before any worker may take it.",
 )
-@click.option("--max-activities-per-second", type=float, default=None, help="Activity rate limit of this worker.")
 @click.option(
-    "--max-task-queue-activities-per-second", type=float, default=None, help="Rate limit of the whole task queue."
+    "--max-activities-per-second",
+    type=FiniteFloat(min=0, min_open=True),
+    default=None,
+    help="Activity rate limit of this worker.",
 )
-@click.option("--graceful-shutdown", type=float, default=30.0, help="Seconds running activities get on shutdown.")
-@click.option("--health-poll", type=float, default=2.0, help="Seconds between capacity health checks.")
-@click.option("--wait-slice", type=float, default=60.0, help="Seconds one attempt waits before the retry policy.")
+@click.option(
+    "--max-task-queue-activities-per-second",
+    type=FiniteFloat(min=0, min_open=True),
+    default=None,
+    help="Rate limit of the whole task queue.",
+)
+@click.option(
+    "--graceful-shutdown", type=FiniteFloat(min=0), default=30.0, help="Seconds running activities get on shutdown."
+)
+@click.option(
+    "--health-poll",
+    type=FiniteFloat(min=0, min_open=True),
+    default=2.0,
+    help="Seconds between capacity health checks.",
+)
+@click.option(
+    "--wait-slice",
+    type=FiniteFloat(min=0, min_open=True),
+    default=60.0,
+    help="Seconds one attempt waits before the retry policy.",
+)
 @click.option(
     "--register-search-attributes",
     is_flag=True,

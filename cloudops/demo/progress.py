@@ -10,6 +10,7 @@ import shutil
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -93,13 +94,23 @@ def status_line(snap: TallySnapshot, stages: Counter[str], kills: int, elapsed_s
 class Progress:
     """Writes events and the status line to `stream`; safe to call from several threads."""
 
-    def __init__(self, stream: TextIO, *, tty: bool, plain_every_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        tty: bool,
+        plain_every_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._stream = stream
         self._tty = tty
         self._plain_every_s = plain_every_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._line = ""
-        self._last_plain = 0.0
+        # None, not 0.0: a monotonic clock counts from boot, so on a machine up for less than plain_every_s a
+        # 0.0 here would swallow the first status.
+        self._last_plain: float | None = None
 
     def event(self, text: str) -> None:
         """A line that stays (above the status line on a terminal)."""
@@ -120,8 +131,8 @@ class Progress:
                 self._stream.write("\r\x1b[K" + self._line)
                 self._stream.flush()
                 return
-            now = time.monotonic()
-            if now - self._last_plain >= self._plain_every_s:
+            now = self._clock()
+            if self._last_plain is None or now - self._last_plain >= self._plain_every_s:
                 self._last_plain = now
                 self._stream.write(line + "\n")
                 self._stream.flush()

@@ -32,7 +32,7 @@ OBJ = {"type": "object"}
 
 def obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
     """An object schema; every property is required unless `required` says otherwise."""
-    return {"type": "object", "properties": properties, "required": required or list(properties)}
+    return {"type": "object", "properties": properties, "required": list(properties) if required is None else required}
 
 
 SCHEMAS: dict[str, Any] = {

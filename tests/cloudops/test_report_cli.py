@@ -82,10 +82,10 @@ def test_json_and_markdown_to_standard_output(db: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [
-        (["--since", "yesterday"], "invalid --since 'yesterday'", 2),
+        (["--since", "yesterday"], "Invalid value for '--since': 'yesterday' is not a duration", 2),
         (["--format", "pdf"], "'pdf' is not one of", 2),
         (["--max-mismatch-rate", "much"], "give a percent", 2),
-        (["--alpha", "2"], "alpha must be between", 2),
+        (["--alpha", "2"], "Invalid value for '--alpha'", 2),
         (["--out", "/nonexistent-dir/report.html"], "cannot write /nonexistent-dir/report.html", 1),
     ],
 )

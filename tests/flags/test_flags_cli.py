@@ -111,7 +111,7 @@ def test_kill_switches(db: str) -> None:
     [
         (["set", "cloudops.migration.stage", "turbo", "--reason", "x"], "must be one of legacy"),
         (["set", "cloudops.migration.stage", "canary", "--reason", "x"], "needs a percent"),
-        (["set", "cloudops.migration.stage", "canary", "--percent", "140", "--reason", "x"], "0 to 100"),
+        (["set", "cloudops.migration.stage", "canary", "--percent", "140", "--reason", "x"], "0<=x<=100"),
         (["set", "cloudops.shadow.sample_percent", "lots", "--reason", "x"], "number from 0 to 100"),
         (["set", "cloudops.durable.retry_window_seconds", "0", "--reason", "x"], "positive integer"),
         (["set", "cloudops.migration.stage", "durable", "--expires", "2001-01-01T00:00Z", "--reason", "x"], "past"),

@@ -131,12 +131,12 @@ def test_watch_ticks_until_the_rollout_ends(db: str) -> None:
     [
         (["start", "--scope", "app=api"], "unknown dimension 'app'"),
         (["start", "--scope", "application"], "write dimension=value"),
-        (["start", "--scope", "application=api", "--min-duration", "10minutes"], "invalid --min-duration"),
+        (["start", "--scope", "application=api", "--min-duration", "10minutes"], "Invalid value for '--min-duration'"),
         (["start", "--scope", "application=api", "--steps", "50,10"], "steps must rise strictly"),
         (["start", "--scope", "application=api", "--max-mismatch-rate", "lots"], "give a percent"),
-        (["start", "--scope", "application=api", "--alpha", "0.9"], "alpha must be between"),
-        (["start", "--scope", "application=api", "--min-ops", "-5"], "--min-ops must be 0 or more"),
-        (["watch", "ro-x", "--interval", "soon"], "invalid --interval"),
+        (["start", "--scope", "application=api", "--alpha", "0.9"], "Invalid value for '--alpha'"),
+        (["start", "--scope", "application=api", "--min-ops", "-5"], "Invalid value for '--min-ops'"),
+        (["watch", "ro-x", "--interval", "soon"], "Invalid value for '--interval'"),
     ],
 )
 def test_bad_input_is_a_clear_usage_error(db: str, args: list[str], message: str) -> None:
