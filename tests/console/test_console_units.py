@@ -72,7 +72,7 @@ def test_config_layers_defaults_then_file_then_environment_then_given(tmp_path: 
     ("given", "message"),
     [
         ({"COLOUR": "blue"}, "unknown console setting 'colour'"),
-        ({"TEMPORAL_TIMEOUT_S": "soon"}, "temporal_timeout_s must be a number"),
+        ({"TEMPORAL_TIMEOUT_S": "soon"}, "temporal_timeout_s must be a finite number"),
         ({"TEMPORAL_UI_URL": "temporal:8233"}, "must be an http(s) URL"),
         ({"USERS": {"alice": {"role": "editor", "password_hash": "hunter2"}}}, "plaintext password"),
         ({"USERS": {"alice": {"role": "admin", "password_hash": "pbkdf2:sha256:1$a$b"}}}, "role must be one of"),
