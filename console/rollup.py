@@ -116,9 +116,8 @@ class ShadowStats:
 
     @property
     def mismatch_rate(self) -> float | None:
-        """The gates' mismatch rate: mismatches among the comparisons where both paths answered."""
-        compared = self.counts.compared
-        return self.counts.mismatch / compared if compared else None
+        """The gates' mismatch rate: mismatches among matched and mismatched comparisons (ignored are neither)."""
+        return self.counts.mismatch_rate
 
     @property
     def candidate_error_rate(self) -> float | None:

@@ -12,10 +12,12 @@ Checks (each pass, fail or inconclusive, each with its evidence):
   Mann-Whitney also finds durable slower overall (p < alpha) by a material effect (common-language effect size at
   least 0.5 + `min_cles_effect`); a p99 beyond the bound without that is held as inconclusive (tail noise is
   common at low volume; more data decides).
-- `mismatch` (shadow and canary): the shadow mismatch rate (mismatch / compared) and the candidate error rate
-  ((error + timeout) / attempted) are under their thresholds. A rate above its threshold fails only when the
-  one-sided Wilson lower bound is above it too; otherwise it holds.
-  In canary the check needs comparisons too, unless `require_comparisons_in_canary` is off.
+- `mismatch` (shadow and canary): the shadow mismatch rate (mismatch / (match + mismatch): an ignored comparison
+  is neither) and the candidate error rate ((error + timeout) / attempted) are under their thresholds. A rate
+  above its threshold fails only when the one-sided Wilson lower bound is above it too; otherwise it holds. The
+  check holds until `min_matches` comparisons matched, so ignore rules can never stand in for matching plans, and
+  it fails when ignore rules hide more than `max_ignored_share` of the comparisons (a rule that broad says
+  nothing about the paths). In canary it needs comparisons too, unless `require_comparisons_in_canary` is off.
 - `min_ops`, `min_duration`: a step may pass only after enough operations and enough time; never a failure.
 
 A failing check fails the whole result at once, whatever the others say (fail fast: a rollback needs no minimum
@@ -66,6 +68,8 @@ class Thresholds:
     min_latency_samples: int = 20
     min_cles_effect: float = 0.06
     require_comparisons_in_canary: bool = True
+    min_matches: int = 20
+    max_ignored_share: float = 0.10
 
     def __post_init__(self) -> None:
         problems = []
@@ -79,6 +83,10 @@ class Thresholds:
             problems.append(f"latency_bound must be from 0 to 10 (0.2 = 20% worse), got {self.latency_bound}")
         if self.min_samples < 1:
             problems.append(f"min_samples must be at least 1, got {self.min_samples}")
+        if self.min_matches < 1:
+            problems.append(f"min_matches must be at least 1, got {self.min_matches}")
+        if not 0 <= self.max_ignored_share <= 1 or not math.isfinite(self.max_ignored_share):
+            problems.append(f"max_ignored_share must be a fraction from 0 to 1, got {self.max_ignored_share}")
         if self.min_latency_samples < 8:
             problems.append(
                 f"min_latency_samples must be at least 8 (the test's approximation), got {self.min_latency_samples}"
@@ -141,8 +149,24 @@ class ComparisonCounts:
 
     @property
     def compared(self) -> int:
-        """Comparisons where both paths answered: the mismatch rate's denominator."""
+        """Comparisons where both paths answered (matched, mismatched or ignored)."""
         return self.match + self.mismatch + self.ignored
+
+    @property
+    def judged(self) -> int:
+        """Comparisons that say whether the plans agree: the mismatch rate's denominator. An ignored comparison
+        is neither a match nor a mismatch, so it is not in it."""
+        return self.match + self.mismatch
+
+    @property
+    def mismatch_rate(self) -> float | None:
+        """mismatch / (match + mismatch); None before any comparison was judged."""
+        return self.mismatch / self.judged if self.judged else None
+
+    @property
+    def ignored_share(self) -> float | None:
+        """The share of answered comparisons that ignore rules took out; None before any."""
+        return self.ignored / self.compared if self.compared else None
 
     @property
     def candidate_failures(self) -> int:
@@ -312,24 +336,37 @@ def _mismatch_check(ev: Evidence, mode: GateMode, th: Thresholds) -> GateCheck:
     if mode is GateMode.CANARY and c.total == 0 and not th.require_comparisons_in_canary:
         reason = "shadow: no comparisons in this window (not required in canary by these thresholds)"
         return GateCheck("mismatch", Verdict.PASS, reason, c.to_json())
-    mismatch = _rate_verdict(c.mismatch, c.compared, th.max_mismatch_rate, th)
+    mismatch = _rate_verdict(c.mismatch, c.judged, th.max_mismatch_rate, th)
     errors = _rate_verdict(c.candidate_failures, c.attempted, th.max_candidate_error_rate, th)
-    outcome = _combine([mismatch, errors])
     evidence = {
         **c.to_json(),
-        "mismatchRate": c.mismatch / c.compared if c.compared else None,
+        "mismatchRate": c.mismatch_rate,
+        "ignoredShare": c.ignored_share,
         "candidateErrorRate": c.candidate_failures / c.attempted if c.attempted else None,
         "maxMismatchRate": th.max_mismatch_rate,
+        "maxIgnoredShare": th.max_ignored_share,
         "maxCandidateErrorRate": th.max_candidate_error_rate,
+        "minMatches": th.min_matches,
     }
-    if c.compared < th.min_samples and errors is not Verdict.FAIL:
-        reason = f"shadow: too few comparisons ({c.compared} compared, {c.attempted} attempted; need {th.min_samples})"
+    hidden = c.ignored_share
+    if hidden is not None and hidden > th.max_ignored_share and c.compared >= th.min_samples:
+        reason = (
+            f"shadow: ignore rules hide {hidden * 100:.0f}% of comparisons ({c.ignored} of {c.compared}; at most "
+            f"{_pct(th.max_ignored_share)} may be ignored): narrow the rules, or fix the differences they hide"
+        )
+        return GateCheck("mismatch", Verdict.FAIL, reason, evidence)
+    outcome = _combine([mismatch, errors])
+    if outcome is not Verdict.FAIL and (c.judged < th.min_samples or c.match < th.min_matches):
+        reason = (
+            f"shadow: too few comparisons ({c.match} matched, {c.mismatch} mismatched, {c.ignored} ignored, "
+            f"{c.attempted} attempted; need {th.min_samples} judged and {th.min_matches} matched)"
+        )
         return GateCheck("mismatch", Verdict.INCONCLUSIVE, reason, evidence)
     words = {Verdict.PASS: "within", Verdict.FAIL: "above", Verdict.INCONCLUSIVE: "possibly above"}
     parts = []
-    if c.compared:
+    if c.judged:
         parts.append(
-            f"mismatch rate {_rate(c.mismatch, c.compared)} {words[mismatch]} {_pct(th.max_mismatch_rate)}"
+            f"mismatch rate {_rate(c.mismatch, c.judged)} {words[mismatch]} {_pct(th.max_mismatch_rate)}"
             + (f", {c.ignored} ignored" if c.ignored else "")
         )
     parts.append(

@@ -148,7 +148,7 @@ def _summary(report: Report) -> str:
                 _e(s.durable.total),
                 _e(_pct(s.legacy.failure_rate.estimate) if s.legacy.total else "-"),
                 _e(_pct(s.durable.failure_rate.estimate) if s.durable.total else "-"),
-                _e(_pct(c.mismatch / c.compared) if c.compared else "-"),
+                _e(_pct(c.mismatch_rate) if c.mismatch_rate is not None else "-"),
                 _latency(s.legacy, "p99"),
                 _latency(s.durable, "p99"),
                 _badge(s.verdict.verdict.value, s.verdict.verdict.label),
@@ -207,7 +207,8 @@ def render_html(report: Report) -> str:
             f"{th.min_samples} operations per path. Latency percentiles by linear interpolation (Hyndman-Fan "
             f"type 7); p99 may be {th.latency_bound:.0%} worse than legacy's, beyond which Mann-Whitney U "
             f"(one-sided, tie-corrected) with a common-language effect size of at least "
-            f"{0.5 + th.min_cles_effect:.2f} decides. Mismatch rate (mismatch / compared) at most "
+            f"{0.5 + th.min_cles_effect:.2f} decides. Mismatch rate (mismatch / (match + mismatch): an ignored "
+            f"comparison is neither) at most "
             f"{th.max_mismatch_rate:.2%}; candidate error rate at most {th.max_candidate_error_rate:.2%}. "
             "Verdicts use the same gates as guarded rollouts: pass = ready, fail = roll back, "
             "inconclusive = hold."

@@ -121,7 +121,7 @@ def render_markdown(report: Report) -> str:
                 s.durable.total,
                 _pct(s.legacy.failure_rate.estimate) if s.legacy.total else "-",
                 _pct(s.durable.failure_rate.estimate) if s.durable.total else "-",
-                _pct(c.mismatch / c.compared) if c.compared else "-",
+                _pct(c.mismatch_rate) if c.mismatch_rate is not None else "-",
                 _latency(s.legacy, "p99"),
                 _latency(s.durable, "p99"),
                 s.verdict.verdict.label,

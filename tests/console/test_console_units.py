@@ -278,7 +278,9 @@ def test_rollup_counts_paths_failures_latencies_and_the_gates_match_rate() -> No
     assert legacy.latency == pytest.approx({"p50": 2.5, "p95": 3.85, "p99": 3.97})
     assert durable.failure_rate == 0.5 and durable.error_kinds == {"business": 1}
     assert 0 < durable.failure_interval.low < 0.5 < durable.failure_interval.high < 1
-    assert api.shadow.comparisons == 9 and api.shadow.match_rate == 6 / 8 and api.shadow.mismatch_rate == 1 / 8
+    assert (
+        api.shadow.comparisons == 9 and api.shadow.match_rate == 6 / 8 and api.shadow.mismatch_rate == 1 / 7
+    )  # mismatch / (match + mismatch)
     assert api.shadow.candidate_error_rate == 1 / 9
     assert web.shadow.comparisons == 0 and web.shadow.match_rate is None
     [everything] = rollup(outcomes, comparisons, ())

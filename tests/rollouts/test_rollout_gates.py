@@ -159,3 +159,60 @@ def test_thresholds_validate_and_round_trip() -> None:
         Thresholds(min_latency_samples=3)
     looser = evaluate(_evidence(comparisons=ComparisonCounts(match=170, mismatch=3)), GateMode.SHADOW, custom)
     assert looser.outcome is Verdict.PASS
+
+
+# Gates that cannot be fooled: ignored comparisons are neither matches nor mismatches (issue: a broad ignore rule
+# moved a scope to canary with zero matching plans).
+
+
+def test_ignored_comparisons_alone_never_pass_the_shadow_gate() -> None:
+    result = evaluate(_evidence(comparisons=ComparisonCounts(ignored=25)), GateMode.SHADOW)
+    check = result.check("mismatch")
+    assert check is not None and check.outcome is Verdict.FAIL, check.reason if check else None
+    assert "ignore rules hide 100% of comparisons" in check.reason
+
+
+def test_the_mismatch_rate_is_over_matched_and_mismatched_only() -> None:
+    # 2 mismatches in 100 judged is 2% (over 1%): with 300 ignored on top it must not read as 0.5%.
+    counts = ComparisonCounts(match=98, mismatch=2, ignored=300)
+    assert counts.mismatch_rate == 0.02 and counts.judged == 100 and counts.compared == 400
+    relaxed = Thresholds(max_ignored_share=1.0)
+    check = evaluate(_evidence(comparisons=counts), GateMode.SHADOW, relaxed).check("mismatch")
+    assert check is not None and check.outcome is not Verdict.PASS
+    assert check.evidence["mismatchRate"] == 0.02
+
+
+def test_an_ignored_share_over_the_threshold_fails_and_names_it() -> None:
+    counts = ComparisonCounts(match=170, mismatch=0, ignored=30)  # 15% ignored
+    check = evaluate(_evidence(comparisons=counts), GateMode.SHADOW).check("mismatch")
+    assert check is not None and check.outcome is Verdict.FAIL
+    assert "ignore rules hide 15% of comparisons (30 of 200" in check.reason
+    within = evaluate(_evidence(comparisons=ComparisonCounts(match=190, ignored=10)), GateMode.SHADOW)
+    assert within.outcome is Verdict.PASS, within.summary()
+    allowed = evaluate(_evidence(comparisons=counts), GateMode.SHADOW, Thresholds(max_ignored_share=0.2))
+    assert allowed.outcome is Verdict.PASS
+
+
+def test_too_few_matches_hold_even_when_nothing_mismatched() -> None:
+    counts = ComparisonCounts(match=15, mismatch=0, candidate_error=0)
+    check = evaluate(_evidence(comparisons=counts), GateMode.SHADOW, Thresholds(min_samples=10)).check("mismatch")
+    assert check is not None and check.outcome is Verdict.INCONCLUSIVE
+    assert "15 matched" in check.reason and "20 matched" in check.reason
+    enough = evaluate(_evidence(comparisons=counts), GateMode.SHADOW, Thresholds(min_samples=10, min_matches=15))
+    assert enough.outcome is Verdict.PASS
+
+
+def test_a_small_sample_with_a_broad_ignore_rule_holds_rather_than_rolls_back() -> None:
+    # Two of three ignored is a broad rule, but three comparisons are too few to roll a scope back on.
+    check = evaluate(_evidence(comparisons=ComparisonCounts(match=1, ignored=2)), GateMode.SHADOW).check("mismatch")
+    assert check is not None and check.outcome is Verdict.INCONCLUSIVE
+
+
+def test_new_thresholds_validate() -> None:
+    with pytest.raises(ValueError, match="min_matches"):
+        Thresholds(min_matches=0)
+    with pytest.raises(ValueError, match="max_ignored_share"):
+        Thresholds(max_ignored_share=1.5)
+    assert Thresholds.from_json({"min_matches": 5, "max_ignored_share": 0.2}) == Thresholds(
+        min_matches=5, max_ignored_share=0.2
+    )
