@@ -42,8 +42,13 @@ class RolloutSettings:
     min_duration_s: float = 10.0
 
     def thresholds(self) -> Thresholds:
-        # Gate minimums follow min_ops so small demos can move; the latency test needs 8 samples at least.
-        return Thresholds(min_samples=max(1, self.min_ops), min_latency_samples=max(8, self.min_ops))
+        # Gate minimums (operations, matched comparisons) follow min_ops so small demos can move; the latency test
+        # needs 8 samples at least.
+        return Thresholds(
+            min_samples=max(1, self.min_ops),
+            min_matches=max(1, self.min_ops),
+            min_latency_samples=max(8, self.min_ops),
+        )
 
     def plan(self, scope: Mapping[str, str]) -> RolloutPlan:
         return RolloutPlan(
