@@ -204,7 +204,8 @@ def _diff_elements(dialect: str, window: ReadWindow, group_by: Sequence[str]) ->
     dims = [c.c[d] for d in group_by]
     if dialect == "postgresql":
         as_list = sa.case((sa.func.json_typeof(c.c.diffs) == "array", c.c.diffs), else_=sa.literal_column("'[]'::json"))
-        element = sa.func.json_array_elements(as_list).table_valued("value", with_ordinality="position").lateral()
+        elements = sa.func.json_array_elements(as_list).table_valued("value", with_ordinality="position")
+        element = elements.render_derived().lateral()
         value = element.c.value
         field_of: sa.ColumnElement[Any] = value.op("->>")("path")
         ignored_by: sa.ColumnElement[Any] = value.op("->>")("ignoredBy")
