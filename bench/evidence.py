@@ -70,7 +70,7 @@ def _fill(url: str, rows: int, scopes: int) -> float:
     with engine.begin() as conn:
         for table, count in ((operation_outcomes, rows), (shadow_comparisons, rows // 2)):
             for first in range(0, count, 20_000):
-                batch = []
+                batch: list[dict[str, Any]] = []
                 for i in range(first, min(count, first + 20_000)):
                     scope = {
                         "operation": "resizeServerGroup",
