@@ -13,7 +13,7 @@ from typing import Any
 
 from console.errors import InputError
 from console.queries import DIMENSIONS, RouterTables, Window
-from console.rollup import DEFAULT_GROUP_BY, ComparisonRow, ScopeStats, rollup
+from console.rollup import DEFAULT_GROUP_BY, ComparisonRow, ScopeStats
 
 __all__ = ["MAX_HOURS", "Dashboard", "DashboardQuery", "build_dashboard", "parse_dashboard"]
 
@@ -79,6 +79,6 @@ def parse_dashboard(args: Mapping[str, Any], group_by: Sequence[str], default_ho
 
 def build_dashboard(tables: RouterTables, query: DashboardQuery, *, recent: int) -> Dashboard:
     window = Window(query.hours, query.filters)
-    scopes = rollup(tables.outcomes(window), tables.comparisons(window), query.group_by)
+    scopes = tables.scope_stats(window, query.group_by)
     mismatches = tables.comparisons(window, outcome="mismatch", limit=recent)
     return Dashboard(query=query, scopes=tuple(scopes), mismatches=tuple(mismatches))

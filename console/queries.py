@@ -1,13 +1,14 @@
 """Reads of the router's tables (`operation_outcomes`, `shadow_comparisons`) for the matrix and the dashboard.
 
-Every read is bounded (a time window and a row cap) so a busy database never makes a page slow without limit.
+Every read is bounded so a busy database never makes a page slow without limit: the dashboard's statistics are
+aggregated in SQL by the router's read model (`router.read_model`), and row reads have a time window and a cap.
 Database failures become `flags.FlagStoreUnavailable` (the same message as the flag store's), so the pages answer
 503 with the cause, never 500.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from console.rollup import ComparisonRow, OutcomeRow
+from console.rollup import ComparisonRow, ScopeStats, scope_stats
 from flags import FlagStoreUnavailable
 from flags.model import utc
+from router.read_model import OutcomeReadModel, ReadWindow
 from router.tables import operation_outcomes, shadow_comparisons
 
 __all__ = ["DIMENSIONS", "Window", "RouterTables"]
@@ -79,29 +81,15 @@ class RouterTables:
         with self._reading() as conn:
             return [_dims(r) for r in conn.execute(query).mappings()]
 
-    def outcomes(self, window: Window) -> list[OutcomeRow]:
-        t = operation_outcomes
-        query = (
-            sa.select(t)
-            .where(*self._where(t, t.c.finished_at, window))
-            .order_by(t.c.finished_at.desc())
-            .limit(_MAX_ROWS)
-        )
-        with self._reading() as conn:
-            return [
-                OutcomeRow(
-                    operation_id=r["operation_id"],
-                    dimensions=_dims(r),
-                    path=r["path"],
-                    stage=r["stage"],
-                    status=r["status"],
-                    error_kind=r["error_kind"],
-                    fallback=bool(r["fallback"]),
-                    duration_s=float(r["duration_s"]),
-                    finished_at=utc(r["finished_at"]),
-                )
-                for r in conn.execute(query).mappings()
-            ]
+    def scope_stats(self, window: Window, group_by: Sequence[str]) -> list[ScopeStats]:
+        """Stats per scope of the window, busiest first, aggregated in SQL by the router's read model."""
+        since = window.since()
+        read = ReadWindow(since, None, {k: v for k, v in window.filters.items() if k in DIMENSIONS and v})
+        model = OutcomeReadModel(self.engine)
+        with self._reading():
+            paths = model.paths(read, group_by)
+            comparisons = model.comparison_counts(read, group_by)
+        return scope_stats(paths, comparisons, group_by)
 
     def comparisons(self, window: Window, *, outcome: str | None = None, limit: int = _MAX_ROWS) -> list[ComparisonRow]:
         """Comparisons in the window, newest first (only those with `outcome`, when given)."""

@@ -1,9 +1,10 @@
-"""The rollout dashboard's numbers, as a pure function of outcome and comparison rows (no IO).
+"""The rollout dashboard's numbers, as pure functions (no IO) of the read model's aggregates or of rows.
 
-Per scope (the dimensions in `group_by`, application and operation by default): operations per path, failure
-rates with Wilson intervals, latency percentiles, fallbacks, and the shadow comparisons by outcome with the match
-rate. The rates are the rollout gates' own (`rollouts.gates.ComparisonCounts`): the match and mismatch rates count
-the comparisons where both paths answered; candidate errors and timeouts have their own rate.
+Per scope (the dimensions in `group_by`, application and operation by default): operations per path (the
+router's `PathStats`: failure rates with Wilson intervals, latency percentiles, fallbacks), and the shadow
+comparisons by outcome with the match rate. The rates are the rollout gates' own
+(`rollouts.gates.ComparisonCounts`): the match and mismatch rates count the comparisons where both paths
+answered; candidate errors and timeouts have their own rate.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.gates import ComparisonCounts
-from rollouts.stats import Interval, percentiles, wilson_interval
+from router.read_values import PathStats
 
 __all__ = [
     "DEFAULT_GROUP_BY",
@@ -24,7 +25,9 @@ __all__ = [
     "PathStats",
     "ScopeStats",
     "ShadowStats",
+    "path_json",
     "rollup",
+    "scope_stats",
 ]
 
 DEFAULT_GROUP_BY = ("application", "operation")
@@ -70,31 +73,17 @@ class ComparisonRow:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class PathStats:
-    """One path's operations in a scope."""
-
-    operations: int
-    failures: int
-    failure_interval: Interval
-    fallbacks: int
-    latency: Mapping[str, float] | None
-    error_kinds: Mapping[str, int]
-
-    @property
-    def failure_rate(self) -> float:
-        return self.failures / self.operations if self.operations else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "operations": self.operations,
-            "failures": self.failures,
-            "failureRate": self.failure_rate,
-            "failureInterval": self.failure_interval.to_json(),
-            "fallbacks": self.fallbacks,
-            "latency": dict(self.latency) if self.latency else None,
-            "errorKinds": dict(self.error_kinds),
-        }
+def path_json(stats: PathStats) -> dict[str, Any]:
+    """One path's operations in a scope, as the dashboard's JSON shows them."""
+    return {
+        "operations": stats.operations,
+        "failures": stats.failures,
+        "failureRate": stats.failure_rate,
+        "failureInterval": stats.failure_interval.to_json(),
+        "fallbacks": stats.fallbacks,
+        "latency": dict(stats.latency) if stats.latency else None,
+        "errorKinds": stats.recorded_error_kinds,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +143,7 @@ class ScopeStats:
         return {
             "scope": dict(self.scope),
             "operations": self.operations,
-            "paths": {name: stats.to_json() for name, stats in self.paths.items()},
+            "paths": {name: path_json(stats) for name, stats in self.paths.items()},
             "shadow": self.shadow.to_json(),
             "stages": dict(self.stages),
         }
@@ -164,16 +153,35 @@ def _key(dimensions: Mapping[str, str], group_by: Sequence[str]) -> tuple[str, .
     return tuple(dimensions.get(d, "") for d in group_by)
 
 
-def _path_stats(rows: Sequence[OutcomeRow]) -> PathStats:
-    failures = sum(1 for r in rows if r.status != "succeeded")
-    return PathStats(
-        operations=len(rows),
-        failures=failures,
-        failure_interval=wilson_interval(failures, len(rows)),
-        fallbacks=sum(1 for r in rows if r.fallback),
-        latency=percentiles([r.duration_s for r in rows]),
-        error_kinds=dict(Counter(r.error_kind for r in rows if r.error_kind)),
-    )
+def _check(group_by: Sequence[str]) -> None:
+    unknown = [d for d in group_by if d not in _DIMENSIONS]
+    if unknown:
+        raise ValueError(f"cannot group by {unknown[0]!r}: the dimensions are {', '.join(_DIMENSIONS)}")
+
+
+def scope_stats(
+    paths: Mapping[tuple[str, ...], Mapping[str, PathStats]],
+    comparisons: Mapping[tuple[str, ...], Mapping[str, int]],
+    group_by: Sequence[str],
+) -> list[ScopeStats]:
+    """Stats per scope, busiest first, from path statistics and comparison counts keyed by `group_by`'s values
+    (what `router.read_model.OutcomeReadModel` returns)."""
+    scopes = []
+    for key in set(paths) | set(comparisons):
+        counts = comparisons.get(key, {})
+        by_path = paths.get(key, {})
+        stages: Counter[str] = Counter()
+        for stats in by_path.values():
+            stages.update(stats.stages)
+        scopes.append(
+            ScopeStats(
+                scope=dict(zip(group_by, key, strict=True)),
+                paths={path: by_path[path] for path in sorted(by_path)},
+                shadow=ShadowStats(sum(counts.values()), dict(counts)),
+                stages=dict(stages),
+            )
+        )
+    return sorted(scopes, key=lambda s: (-s.operations, -s.shadow.comparisons, tuple(s.scope.values())))
 
 
 def rollup(
@@ -181,28 +189,29 @@ def rollup(
     comparisons: Iterable[ComparisonRow],
     group_by: Sequence[str] = DEFAULT_GROUP_BY,
 ) -> list[ScopeStats]:
-    """Stats per scope, busiest first; `group_by` names dimensions (an empty one: everything as one scope)."""
-    unknown = [d for d in group_by if d not in _DIMENSIONS]
-    if unknown:
-        raise ValueError(f"cannot group by {unknown[0]!r}: the dimensions are {', '.join(_DIMENSIONS)}")
-    by_scope: dict[tuple[str, ...], dict[str, list[OutcomeRow]]] = defaultdict(lambda: defaultdict(list))
-    stages: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    """Stats per scope from rows (as `scope_stats` from the read model's aggregates), busiest first; `group_by`
+    names dimensions (an empty one: everything as one scope)."""
+    _check(group_by)
+    statuses: dict[tuple[str, ...], dict[str, Counter[tuple[str, str | None]]]] = defaultdict(
+        lambda: defaultdict(Counter)
+    )
+    stages: dict[tuple[str, ...], dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    fallbacks: Counter[tuple[tuple[str, ...], str]] = Counter()
+    latencies: dict[tuple[tuple[str, ...], str], list[float]] = defaultdict(list)
     for row in outcomes:
         key = _key(row.dimensions, group_by)
-        by_scope[key][row.path].append(row)
-        stages[key][row.stage] += 1
+        statuses[key][row.path][(row.status, row.error_kind)] += 1
+        stages[key][row.path][row.stage] += 1
+        fallbacks[(key, row.path)] += bool(row.fallback)
+        latencies[(key, row.path)].append(row.duration_s)
     shadows: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
     for comparison in comparisons:
         shadows[_key(comparison.dimensions, group_by)][comparison.outcome] += 1
-    scopes = []
-    for key in set(by_scope) | set(shadows):
-        counts = shadows.get(key, Counter())
-        scopes.append(
-            ScopeStats(
-                scope=dict(zip(group_by, key, strict=True)),
-                paths={path: _path_stats(rows) for path, rows in sorted(by_scope.get(key, {}).items())},
-                shadow=ShadowStats(sum(counts.values()), dict(counts)),
-                stages=dict(stages.get(key, Counter())),
-            )
-        )
-    return sorted(scopes, key=lambda s: (-s.operations, -s.shadow.comparisons, tuple(s.scope.values())))
+    paths = {
+        key: {
+            path: PathStats.of(path, counts, fallbacks[(key, path)], latencies[(key, path)], stages[key][path])
+            for path, counts in by_path.items()
+        }
+        for key, by_path in statuses.items()
+    }
+    return scope_stats(paths, shadows, group_by)

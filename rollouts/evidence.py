@@ -8,18 +8,20 @@ legacy), so the baseline widens to everything since the rollout started, and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from rollouts.errors import RolloutStoreUnavailable
 from rollouts.gates import ComparisonCounts, Evidence, PathSample
-from router.contract import Path, ResultStatus
-from router.tables import operation_outcomes, shadow_comparisons
+from router.contract import Path
+from router.read_model import LATENCY_SAMPLE, OutcomeReadModel, ReadWindow
 
 __all__ = ["EvidenceReader", "scope_filter"]
+
+_T = TypeVar("_T")
 
 
 def scope_filter(table: sa.Table, scope: Mapping[str, str]) -> list[sa.ColumnElement[bool]]:
@@ -28,15 +30,16 @@ def scope_filter(table: sa.Table, scope: Mapping[str, str]) -> list[sa.ColumnEle
 
 
 class EvidenceReader:
-    """Reads per-path samples and comparison counts for a scope and a time window."""
+    """Reads per-path samples and comparison counts for a scope and a time window, through the router's read
+    model (counts in SQL; latencies a sample bounded per path, every one when there are at most `latency_sample`)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, latency_sample: int = LATENCY_SAMPLE) -> None:
         self.engine = engine
+        self.model = OutcomeReadModel(engine, latency_sample=latency_sample)
 
-    def _run(self, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    def _run(self, read: Callable[[], _T]) -> _T:
         try:
-            with self.engine.connect() as conn:
-                return [tuple(row) for row in conn.execute(query)]
+            return read()
         except sa.exc.SQLAlchemyError as exc:
             text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             raise RolloutStoreUnavailable(
@@ -45,23 +48,15 @@ class EvidenceReader:
             ) from exc
 
     def path_sample(self, scope: Mapping[str, str], path: Path, since: datetime, until: datetime) -> PathSample:
-        t = operation_outcomes
-        rows = self._run(
-            sa.select(t.c.status, t.c.duration_s).where(
-                *scope_filter(t, scope), t.c.path == path.value, t.c.finished_at >= since, t.c.finished_at <= until
-            )
-        )
-        failures = sum(1 for status, _ in rows if status == ResultStatus.FAILED.value)
-        return PathSample(total=len(rows), failures=failures, latencies=tuple(float(d) for _, d in rows))
+        window = ReadWindow(since, until, dict(scope))
+        found = self._run(lambda: self.model.paths(window, path=path.value)).get((), {}).get(path.value)
+        if found is None:
+            return PathSample()
+        return PathSample(total=found.total, failures=found.failures, latencies=found.latencies)
 
     def comparison_counts(self, scope: Mapping[str, str], since: datetime, until: datetime) -> ComparisonCounts:
-        t = shadow_comparisons
-        rows = self._run(
-            sa.select(t.c.outcome, sa.func.count())
-            .where(*scope_filter(t, scope), t.c.compared_at >= since, t.c.compared_at <= until)
-            .group_by(t.c.outcome)
-        )
-        return ComparisonCounts.of({str(outcome): int(n) for outcome, n in rows})
+        window = ReadWindow(since, until, dict(scope))
+        return ComparisonCounts.of(self._run(lambda: self.model.comparison_counts(window)).get((), {}))
 
     def collect(
         self,

@@ -71,3 +71,14 @@ sa.Index(
     "ix_outcomes_scope", operation_outcomes.c.operation, operation_outcomes.c.provider, operation_outcomes.c.account
 )
 sa.Index("ix_comparisons_scope", shadow_comparisons.c.operation, shadow_comparisons.c.outcome)
+# The read model's per-scope reads (a rollout's evidence, a filtered dashboard): a scope's rows in a window.
+sa.Index(
+    "ix_outcomes_scope_window",
+    *(operation_outcomes.c[d] for d in ("application", "account", "operation", "provider")),
+    operation_outcomes.c.finished_at,
+)
+sa.Index(
+    "ix_comparisons_scope_window",
+    *(shadow_comparisons.c[d] for d in ("application", "account", "operation", "provider")),
+    shadow_comparisons.c.compared_at,
+)

@@ -1,19 +1,20 @@
 """From the router's SQL tables to a `Report`: per (operation, provider, account, application) statistics.
 
-Reads `operation_outcomes` (path, status, error kind, duration, fallback) and `shadow_comparisons` (outcome
-counts; the field diffs of mismatched and ignored comparisons only) inside [since, until], and the rollouts that
-changed in that window with their timelines. The statistics themselves are `rollouts.stats`; the verdicts are
-`rollouts.gates` (see `cloudops.report.verdict`).
+Reads, through the router's read model (aggregated in SQL, latency samples bounded per scope), the outcomes
+per path (status, error kind, fallbacks, durations) and the comparisons (counts by outcome; the fields that
+differed in mismatched and ignored comparisons) inside [since, until], for each scope and for all of them
+together, and the rollouts that changed in that window with their timelines. The statistics themselves are
+`rollouts.stats`; the verdicts are `rollouts.gates` (see `cloudops.report.verdict`).
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -22,7 +23,6 @@ from cloudops.report.model import (
     ComparisonStats,
     DiffExample,
     FieldStat,
-    PathStats,
     Report,
     RolloutHistory,
     ScopeKey,
@@ -32,16 +32,17 @@ from cloudops.report.verdict import judge
 from flags.model import utc
 from rollouts.errors import RolloutStoreUnavailable
 from rollouts.gates import ComparisonCounts, Evidence, PathSample, Thresholds
-from rollouts.stats import percentiles, wilson_interval
 from rollouts.store import RolloutStore
-from router.contract import Path, ResultStatus
-from router.tables import operation_outcomes, shadow_comparisons
+from router.contract import Path
+from router.read_model import FieldCount, OutcomeReadModel, PathStats, ReadWindow
 
 __all__ = ["ReportUnavailable", "build_report"]
 
 TOP_FIELDS = 10
 EXAMPLES_PER_FIELD = 3
 _MAX_EXAMPLE_CHARS = 1000
+_OVERALL = ScopeKey("", "", "", "")  # where a read grouped by nothing puts its one scope
+_T = TypeVar("_T")
 
 
 def _capped(value: Any) -> Any:
@@ -55,64 +56,18 @@ class ReportUnavailable(Exception):
 
 
 @dataclass
-class _PathAcc:
-    total: int = 0
-    failures: int = 0
-    fallbacks: int = 0
-    latencies: list[float] = field(default_factory=list)
-    error_kinds: Counter[str] = field(default_factory=Counter)
-
-    def add(self, status: str, error_kind: str | None, duration: float, fallback: bool) -> None:
-        self.total += 1
-        self.latencies.append(float(duration))
-        self.fallbacks += bool(fallback)
-        if status == ResultStatus.FAILED.value:
-            self.failures += 1
-            self.error_kinds[error_kind or "unknown"] += 1
-
-    def merge(self, other: _PathAcc) -> None:
-        self.total += other.total
-        self.failures += other.failures
-        self.fallbacks += other.fallbacks
-        self.latencies += other.latencies
-        self.error_kinds.update(other.error_kinds)
-
-
-@dataclass
-class _FieldAcc:
-    mismatches: int = 0
-    ignored: int = 0
-    examples: list[DiffExample] = field(default_factory=list)
-
-    def merge(self, other: _FieldAcc) -> None:
-        self.mismatches += other.mismatches
-        self.ignored += other.ignored
-        room = EXAMPLES_PER_FIELD - len(self.examples)
-        self.examples += other.examples[: max(0, room)]
-
-
-@dataclass
 class _ScopeAcc:
-    paths: dict[str, _PathAcc] = field(default_factory=lambda: {p.value: _PathAcc() for p in Path})
-    outcomes: Counter[str] = field(default_factory=Counter)
-    fields: dict[str, _FieldAcc] = field(default_factory=lambda: defaultdict(_FieldAcc))
+    paths: dict[str, PathStats] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, FieldCount] = field(default_factory=dict)
 
-    def merge(self, other: _ScopeAcc) -> None:
-        for path, path_acc in other.paths.items():
-            self.paths.setdefault(path, _PathAcc()).merge(path_acc)
-        self.outcomes.update(other.outcomes)
-        for name, field_acc in other.fields.items():
-            self.fields[name].merge(field_acc)
+    def path(self, name: str) -> PathStats:
+        return self.paths.get(name) or PathStats.of(name, {})
 
 
-def _key(row: sa.RowMapping) -> ScopeKey:
-    return ScopeKey(*(str(row[name] or "") for name in REPORT_DIMENSIONS))
-
-
-def _read(engine: sa.Engine, query: sa.Select[Any]) -> Iterable[sa.RowMapping]:
+def _read(engine: sa.Engine, read: Callable[[], _T]) -> _T:
     try:
-        with engine.connect() as conn:
-            return list(conn.execute(query).mappings())
+        return read()
     except sa.exc.SQLAlchemyError as exc:
         text = str(getattr(exc, "orig", None) or exc).strip()
         url = engine.url.render_as_string(hide_password=True)
@@ -121,87 +76,43 @@ def _read(engine: sa.Engine, query: sa.Select[Any]) -> Iterable[sa.RowMapping]:
         raise ReportUnavailable(f"cannot read {url}: {text.splitlines()[0] if text else type(exc).__name__}") from exc
 
 
-def _add_diffs(acc: _ScopeAcc, operation_id: str, outcome: str, diffs: Any) -> None:
-    if not isinstance(diffs, list):
-        return  # a size-capped record keeps no diff list
-    seen: set[str] = set()
-    for diff in diffs:
-        if not isinstance(diff, Mapping) or "path" not in diff:
-            continue
-        path, ignored_by = str(diff["path"]), diff.get("ignoredBy")
-        stat = acc.fields[path]
-        if ignored_by:
-            stat.ignored += 1
-        elif outcome == "mismatch" and path not in seen:
-            stat.mismatches += 1
-            seen.add(path)
-        if len(stat.examples) < EXAMPLES_PER_FIELD:
-            example = DiffExample(
-                operation_id, _capped(diff.get("control")), _capped(diff.get("candidate")), ignored_by
-            )
-            stat.examples.append(example)
-
-
-def _collect(engine: sa.Engine, since: datetime, until: datetime) -> dict[ScopeKey, _ScopeAcc]:
+def _collect(engine: sa.Engine, window: ReadWindow, group_by: Sequence[str]) -> dict[ScopeKey, _ScopeAcc]:
+    """Per scope: the read model's path statistics, comparison counts and differing fields (aggregated in SQL)."""
+    model = OutcomeReadModel(engine)
     scopes: dict[ScopeKey, _ScopeAcc] = defaultdict(_ScopeAcc)
-    o = operation_outcomes
-    dims = [o.c[name] for name in REPORT_DIMENSIONS]
-    rows = _read(
-        engine,
-        sa.select(*dims, o.c.path, o.c.status, o.c.error_kind, o.c.duration_s, o.c.fallback).where(
-            o.c.finished_at >= since, o.c.finished_at <= until
-        ),
-    )
-    for row in rows:
-        path = scopes[_key(row)].paths.setdefault(row["path"], _PathAcc())
-        path.add(row["status"], row["error_kind"], row["duration_s"], row["fallback"])
-    c = shadow_comparisons
-    cdims = [c.c[name] for name in REPORT_DIMENSIONS]
-    window = (c.c.compared_at >= since, c.c.compared_at <= until)
-    counts = _read(
-        engine, sa.select(*cdims, c.c.outcome, sa.func.count().label("n")).where(*window).group_by(*cdims, c.c.outcome)
-    )
-    for row in counts:
-        scopes[_key(row)].outcomes[row["outcome"]] += int(row["n"])
-    differing = _read(
-        engine,
-        sa.select(*cdims, c.c.operation_id, c.c.outcome, c.c.diffs)
-        .where(*window, c.c.outcome.in_(["mismatch", "ignored"]))
-        .order_by(c.c.compared_at.desc()),
-    )
-    for row in differing:
-        _add_diffs(scopes[_key(row)], row["operation_id"], row["outcome"], row["diffs"])
+    for key, paths in _read(engine, lambda: model.paths(window, group_by)).items():
+        scopes[ScopeKey(*key) if key else _OVERALL].paths.update(paths)
+    for key, outcomes in _read(engine, lambda: model.comparison_counts(window, group_by)).items():
+        scopes[ScopeKey(*key) if key else _OVERALL].outcomes.update(outcomes)
+    differing = _read(engine, lambda: model.differing_fields(window, group_by, examples=EXAMPLES_PER_FIELD))
+    for key, fields in differing.items():
+        scopes[ScopeKey(*key) if key else _OVERALL].fields.update(fields)
     return scopes
 
 
-def _path_stats(path: str, acc: _PathAcc) -> PathStats:
-    return PathStats(
-        path=path,
-        total=acc.total,
-        failures=acc.failures,
-        failure_rate=wilson_interval(acc.failures, acc.total),
-        latency=percentiles(acc.latencies),
-        error_kinds=dict(acc.error_kinds),
-        fallbacks=acc.fallbacks,
+def _field_stat(count: FieldCount) -> FieldStat:
+    examples = tuple(
+        DiffExample(operation_id, _capped(diff.get("control")), _capped(diff.get("candidate")), diff.get("ignoredBy"))
+        for operation_id, diff in count.examples
     )
+    return FieldStat(count.path, count.mismatches, count.ignored, examples)
 
 
 def _scope_report(key: ScopeKey | None, acc: _ScopeAcc, thresholds: Thresholds) -> ScopeReport:
-    legacy, durable = acc.paths[Path.LEGACY.value], acc.paths[Path.DURABLE.value]
+    legacy, durable = acc.path(Path.LEGACY.value), acc.path(Path.DURABLE.value)
     counts = ComparisonCounts.of(acc.outcomes)
     evidence = Evidence(
-        legacy=PathSample(legacy.total, legacy.failures, tuple(legacy.latencies)),
-        durable=PathSample(durable.total, durable.failures, tuple(durable.latencies)),
+        legacy=PathSample(legacy.total, legacy.failures, legacy.latencies),
+        durable=PathSample(durable.total, durable.failures, durable.latencies),
         comparisons=counts,
     )
-    ranked = sorted(acc.fields.items(), key=lambda kv: (-kv[1].mismatches, -kv[1].ignored, kv[0]))[:TOP_FIELDS]
-    fields = tuple(FieldStat(name, f.mismatches, f.ignored, tuple(f.examples)) for name, f in ranked)
+    ranked = sorted(acc.fields.values(), key=lambda f: (-f.mismatches, -f.ignored, f.path))[:TOP_FIELDS]
     return ScopeReport(
         key=key,
-        legacy=_path_stats(Path.LEGACY.value, legacy),
-        durable=_path_stats(Path.DURABLE.value, durable),
+        legacy=legacy,
+        durable=durable,
         comparisons=ComparisonStats(counts),
-        fields=fields,
+        fields=tuple(_field_stat(f) for f in ranked),
         verdict=judge(evidence, thresholds),
     )
 
@@ -226,10 +137,9 @@ def build_report(
     """The report of everything recorded in [since, until]. Raises ReportUnavailable when the tables are missing."""
     th = thresholds or Thresholds()
     since, until = utc(since), utc(until)
-    scopes = _collect(engine, since, until)
-    overall = _ScopeAcc()
-    for acc in scopes.values():
-        overall.merge(acc)
+    window = ReadWindow(since, until)
+    scopes = _collect(engine, window, REPORT_DIMENSIONS)
+    overall = _collect(engine, window, ()).get(_OVERALL, _ScopeAcc())
     reports: Sequence[ScopeReport] = [_scope_report(key, scopes[key], th) for key in sorted(scopes)]
     rollouts, notes = _rollouts(engine, since)
     if not scopes:

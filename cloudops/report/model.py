@@ -1,12 +1,12 @@
 """The shadow-run report's values: per-scope statistics, the fields that differ most, verdicts and rollouts.
 
-A scope here is one (operation, provider, account, application) combination seen in the window. Every value is
+A scope here is one (operation, provider, account, application) combination seen in the window; a path's
+statistics are the router's read model's `PathStats`. Every value is
 immutable and converts to JSON; the Markdown and HTML renderers read the same values the JSON shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +14,7 @@ from typing import Any
 
 from rollouts.gates import ComparisonCounts, GateResult, Thresholds
 from rollouts.model import Rollout, RolloutEvent
-from rollouts.stats import Interval
+from router.read_values import PathStats
 
 __all__ = [
     "REPORT_DIMENSIONS",
@@ -28,6 +28,7 @@ __all__ = [
     "ScopeReport",
     "ScopeVerdict",
     "VerdictResult",
+    "path_json",
 ]
 
 REPORT_DIMENSIONS = ("operation", "provider", "account", "application")
@@ -47,28 +48,17 @@ class ScopeKey:
         return {name: getattr(self, name) for name in REPORT_DIMENSIONS}
 
 
-@dataclass(frozen=True, slots=True)
-class PathStats:
-    """One path's finished operations: counts, the failure rate with its Wilson interval, latency percentiles."""
-
-    path: str
-    total: int
-    failures: int
-    failure_rate: Interval
-    latency: Mapping[str, float] | None
-    error_kinds: Mapping[str, int]
-    fallbacks: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "total": self.total,
-            "failures": self.failures,
-            "failureRate": self.failure_rate.to_json(),
-            "latencyS": dict(self.latency) if self.latency else None,
-            "errorKinds": dict(self.error_kinds),
-            "fallbacks": self.fallbacks,
-        }
+def path_json(stats: PathStats) -> dict[str, Any]:
+    """One path's statistics as the report's JSON shows them."""
+    return {
+        "path": stats.path,
+        "total": stats.total,
+        "failures": stats.failures,
+        "failureRate": stats.failure_interval.to_json(),
+        "latencyS": dict(stats.latency) if stats.latency else None,
+        "errorKinds": stats.error_kinds,
+        "fallbacks": stats.fallbacks,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +154,7 @@ class ScopeReport:
         return {
             "scope": self.key.to_json() if self.key else None,
             "label": self.label,
-            "paths": {"legacy": self.legacy.to_json(), "durable": self.durable.to_json()},
+            "paths": {"legacy": path_json(self.legacy), "durable": path_json(self.durable)},
             "shadow": self.comparisons.to_json(),
             "topDiffFields": [f.to_json() for f in self.fields],
             "verdict": self.verdict.to_json(),

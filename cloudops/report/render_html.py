@@ -63,7 +63,7 @@ def _latency(p: PathStats, q: str) -> str:
 def _path_rows(scope: ScopeReport) -> list[list[str]]:
     rows = []
     for p in (scope.legacy, scope.durable):
-        ci = p.failure_rate
+        ci = p.failure_interval
         kinds = ", ".join(f"{k}: {n}" for k, n in sorted(p.error_kinds.items())) or "-"
         rows.append(
             [
@@ -146,8 +146,8 @@ def _summary(report: Report) -> str:
                 f'<a href="#scope-{i + 1}">{_e(s.label)}</a>',
                 _e(s.legacy.total),
                 _e(s.durable.total),
-                _e(_pct(s.legacy.failure_rate.estimate) if s.legacy.total else "-"),
-                _e(_pct(s.durable.failure_rate.estimate) if s.durable.total else "-"),
+                _e(_pct(s.legacy.failure_interval.estimate) if s.legacy.total else "-"),
+                _e(_pct(s.durable.failure_interval.estimate) if s.durable.total else "-"),
                 _e(_pct(c.mismatch_rate) if c.mismatch_rate is not None else "-"),
                 _latency(s.legacy, "p99"),
                 _latency(s.durable, "p99"),

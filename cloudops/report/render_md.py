@@ -47,7 +47,7 @@ def _scope(scope: ScopeReport, level: str) -> list[str]:
     lines += [f"- {_cell(r)}" for r in v.gate.reasons] + [""]
     rows = []
     for p in (scope.legacy, scope.durable):
-        ci = p.failure_rate
+        ci = p.failure_interval
         rate = f"{_pct(ci.estimate)} [{_pct(ci.low)}-{_pct(ci.high)}]" if p.total else "-"
         kinds = ", ".join(f"{k}: {n}" for k, n in sorted(p.error_kinds.items())) or "-"
         row = [p.path, p.total, p.failures, rate, _latency(p, "p50"), _latency(p, "p95"), _latency(p, "p99")]
@@ -119,8 +119,8 @@ def render_markdown(report: Report) -> str:
                 s.label,
                 s.legacy.total,
                 s.durable.total,
-                _pct(s.legacy.failure_rate.estimate) if s.legacy.total else "-",
-                _pct(s.durable.failure_rate.estimate) if s.durable.total else "-",
+                _pct(s.legacy.failure_interval.estimate) if s.legacy.total else "-",
+                _pct(s.durable.failure_interval.estimate) if s.durable.total else "-",
                 _pct(c.mismatch_rate) if c.mismatch_rate is not None else "-",
                 _latency(s.legacy, "p99"),
                 _latency(s.durable, "p99"),

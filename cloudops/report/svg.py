@@ -57,14 +57,14 @@ def _pct(value: float) -> str:
 def failure_chart(paths: Sequence[PathStats], title: str = "Failure rate by path (95% Wilson interval)") -> str:
     shown = [p for p in paths if p.total > 0]
     height = 30 + 34 * max(1, len(shown))
-    top = max([p.failure_rate.high for p in shown] + [0.01])
+    top = max([p.failure_interval.high for p in shown] + [0.01])
     scale = _PLOT / top
     body = [_text(0, 14, title, size=12)]
     if not shown:
         body.append(_text(_LABEL, 40, "no operations in this window", colour="#777"))
     for i, p in enumerate(shown):
         y = 26 + i * 34
-        ci = p.failure_rate
+        ci = p.failure_interval
         colour = PATH_COLOURS.get(p.path, "#444")
         body += [
             _text(0, y + 14, p.path),

@@ -159,3 +159,11 @@ def test_bench_router_reports_overhead_and_the_shadow_ratio() -> None:
             shadow["shadow_on"]["p50_us"] - shadow["shadow_off"]["p50_us"], abs=0.2
         )
         assert sum(shadow["shadows_compared"].values()) + shadow["shadows_skipped_at_the_cap"] >= n
+
+
+def test_bench_evidence_times_the_readers_against_the_baseline() -> None:
+    report = _bench("evidence", "--rows", "2000", "--scopes", "20", "--no-baseline", timeout=120)
+    sqlite = report["databases"]["sqlite"]
+    for mode in ("report", "evidence", "dashboard"):
+        assert sqlite[mode]["read_model"]["seconds"] >= 0 and sqlite[mode]["read_model"]["peak_rss_mb"] > 0
+    assert "not measured" in report["databases"]["postgresql"]
