@@ -11,7 +11,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,14 +21,9 @@ from pathlib import Path
 
 import httpx
 
+from processes import free_port, port_open
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05, what: str = "") -> None:
@@ -43,13 +37,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, interval: f
     raise TimeoutError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
 def http_ok(url: str) -> bool:
+    """Whether `url` answers without a server error. Looser than `processes.http_ok` (200 only) on purpose: the
+    tests probe services whose root answers 404 or 401 once they are up."""
     try:
         return httpx.get(url, timeout=1.0).status_code < 500
     except httpx.HTTPError:
