@@ -1,16 +1,17 @@
-"""The rollout dashboard's numbers, as pure functions (no IO) of the read model's aggregates or of rows.
+"""The rollout dashboard's numbers, as pure functions (no IO) of the router read model's aggregates.
 
 Per scope (the dimensions in `group_by`, application and operation by default): operations per path (the
 router's `PathStats`: failure rates with Wilson intervals, latency percentiles, fallbacks), and the shadow
 comparisons by outcome with the match rate. The rates are the rollout gates' own
-(`rollouts.gates.ComparisonCounts`): the match and mismatch rates count the comparisons where both paths
-answered; candidate errors and timeouts have their own rate.
+(`rollouts.gates.ComparisonCounts`): the match rate counts the comparisons where both paths answered, the
+mismatch rate only the matched and mismatched ones (an ignored comparison is neither); candidate errors and
+timeouts have their own rate.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,32 +22,14 @@ from router.read_values import PathStats
 __all__ = [
     "DEFAULT_GROUP_BY",
     "ComparisonRow",
-    "OutcomeRow",
     "PathStats",
     "ScopeStats",
     "ShadowStats",
     "path_json",
-    "rollup",
     "scope_stats",
 ]
 
 DEFAULT_GROUP_BY = ("application", "operation")
-_DIMENSIONS = ("application", "account", "operation", "stage_type", "provider")
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeRow:
-    """One row of `operation_outcomes`, as the dashboard reads it."""
-
-    operation_id: str
-    dimensions: Mapping[str, str]
-    path: str
-    stage: str
-    status: str
-    error_kind: str | None
-    fallback: bool
-    duration_s: float
-    finished_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,16 +132,6 @@ class ScopeStats:
         }
 
 
-def _key(dimensions: Mapping[str, str], group_by: Sequence[str]) -> tuple[str, ...]:
-    return tuple(dimensions.get(d, "") for d in group_by)
-
-
-def _check(group_by: Sequence[str]) -> None:
-    unknown = [d for d in group_by if d not in _DIMENSIONS]
-    if unknown:
-        raise ValueError(f"cannot group by {unknown[0]!r}: the dimensions are {', '.join(_DIMENSIONS)}")
-
-
 def scope_stats(
     paths: Mapping[tuple[str, ...], Mapping[str, PathStats]],
     comparisons: Mapping[tuple[str, ...], Mapping[str, int]],
@@ -182,36 +155,3 @@ def scope_stats(
             )
         )
     return sorted(scopes, key=lambda s: (-s.operations, -s.shadow.comparisons, tuple(s.scope.values())))
-
-
-def rollup(
-    outcomes: Iterable[OutcomeRow],
-    comparisons: Iterable[ComparisonRow],
-    group_by: Sequence[str] = DEFAULT_GROUP_BY,
-) -> list[ScopeStats]:
-    """Stats per scope from rows (as `scope_stats` from the read model's aggregates), busiest first; `group_by`
-    names dimensions (an empty one: everything as one scope)."""
-    _check(group_by)
-    statuses: dict[tuple[str, ...], dict[str, Counter[tuple[str, str | None]]]] = defaultdict(
-        lambda: defaultdict(Counter)
-    )
-    stages: dict[tuple[str, ...], dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
-    fallbacks: Counter[tuple[tuple[str, ...], str]] = Counter()
-    latencies: dict[tuple[tuple[str, ...], str], list[float]] = defaultdict(list)
-    for row in outcomes:
-        key = _key(row.dimensions, group_by)
-        statuses[key][row.path][(row.status, row.error_kind)] += 1
-        stages[key][row.path][row.stage] += 1
-        fallbacks[(key, row.path)] += bool(row.fallback)
-        latencies[(key, row.path)].append(row.duration_s)
-    shadows: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
-    for comparison in comparisons:
-        shadows[_key(comparison.dimensions, group_by)][comparison.outcome] += 1
-    paths = {
-        key: {
-            path: PathStats.of(path, counts, fallbacks[(key, path)], latencies[(key, path)], stages[key][path])
-            for path, counts in by_path.items()
-        }
-        for key, by_path in statuses.items()
-    }
-    return scope_stats(paths, shadows, group_by)

@@ -4,14 +4,18 @@ roll-up and the audit diff. No Flask app, no database."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path as FsPath
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
 import console
 import console.api
+import migrations
 from console.audit import audit_entries, field_changes
 from console.config import load_settings
 from console.edits import kill_switch_from, parse_expiry, property_from_json, stage_from_form
@@ -19,7 +23,8 @@ from console.errors import ConfigError, InputError
 from console.explaining import explain_request, parse_explain
 from console.identity import Role, check_login, find_token, hash_password, hash_token, parse_tokens, parse_users
 from console.matrix import build_matrix
-from console.rollup import ComparisonRow, OutcomeRow, rollup
+from console.queries import RouterTables, Window
+from console.rollup import DEFAULT_GROUP_BY
 from flags import STAGE_KEY, FlagTestData
 from router.config import RouterConfig
 from router.contract import OperationRequest, Path
@@ -28,6 +33,7 @@ from router.ownership import InMemoryOwnership
 from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT
 from router.routing import RoutingRunner
 from router.shadow import ShadowExecutor, ShadowSettings
+from router.tables import operation_outcomes, shadow_comparisons
 from router.testing import ScriptedRunner, succeed_with_plan
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -250,28 +256,64 @@ def test_explain_routes_as_the_router_decides(stage: str, sample: int | None) ->
 # -- dashboard roll-up and audit ------------------------------------------------------------------------------------
 
 
-def _outcome(path: str, status: str, duration: float, app: str = "api") -> OutcomeRow:
-    dims = {"application": app, "operation": "resize", "account": "prod", "provider": "aws", "stage_type": "s"}
-    return OutcomeRow(
-        "op", dims, path, "canary", status, None if status == "succeeded" else "business", False, duration, NOW
-    )
+_DIMS = {"operation": "resize", "account": "prod", "provider": "aws", "stage_type": "s"}
 
 
-def _comparison(outcome: str, app: str = "api") -> ComparisonRow:
-    dims = {"application": app, "operation": "resize", "account": "prod", "provider": "aws", "stage_type": "s"}
-    return ComparisonRow("op", dims, "legacy", "durable", outcome, [], NOW)
+def _outcome(path: str, status: str, duration: float, app: str = "api") -> dict[str, Any]:
+    return {
+        "operation_id": f"op-{uuid.uuid4().hex[:8]}",
+        **_DIMS,
+        "application": app,
+        "path": path,
+        "stage": "canary",
+        "status": status,
+        "error_kind": None if status == "succeeded" else "business",
+        "errors": [],
+        "decision": {},
+        "fallback": False,
+        "duration_s": duration,
+        "finished_at": datetime.now(UTC) - timedelta(minutes=1),
+    }
 
 
-def test_rollup_counts_paths_failures_latencies_and_the_gates_match_rate() -> None:
+def _comparison(outcome: str) -> dict[str, Any]:
+    return {
+        "operation_id": f"cmp-{uuid.uuid4().hex[:8]}",
+        **_DIMS,
+        "application": "api",
+        "control_path": "legacy",
+        "candidate_path": "durable",
+        "outcome": outcome,
+        "diffs": [],
+        "control": {},
+        "candidate": {},
+        "control_duration_s": 0.1,
+        "candidate_duration_s": 0.1,
+        "compared_at": datetime.now(UTC) - timedelta(minutes=1),
+    }
+
+
+def test_the_dashboard_counts_paths_failures_latencies_and_the_gates_match_rate(tmp_path: FsPath) -> None:
+    """The dashboard's scope statistics, read through the router's read model from a migrated database."""
+    url = f"sqlite:///{tmp_path / 'dash.db'}"
+    migrations.upgrade(url)
+    engine = sa.create_engine(url)
     outcomes = [_outcome("legacy", "succeeded", d) for d in (1.0, 2.0, 3.0, 4.0)]
     outcomes += [_outcome("durable", "failed", 10.0), _outcome("durable", "succeeded", 20.0)]
     outcomes += [_outcome("legacy", "succeeded", 1.0, app="web")]
-    comparisons = [_comparison("match")] * 6 + [
-        _comparison("mismatch"),
-        _comparison("ignored"),
-        _comparison("candidate_error"),
-    ]
-    api, web = rollup(outcomes, comparisons)
+    comparisons = [_comparison("match") for _ in range(6)]
+    comparisons += [_comparison("mismatch"), _comparison("ignored"), _comparison("candidate_error")]
+    with engine.begin() as conn:
+        conn.execute(operation_outcomes.insert(), outcomes)
+        conn.execute(shadow_comparisons.insert(), comparisons)
+    tables, window = RouterTables(engine), Window(hours=1, filters={})
+    try:
+        api, web = tables.scope_stats(window, DEFAULT_GROUP_BY)
+        [everything] = tables.scope_stats(window, ())
+        with pytest.raises(ValueError, match="cannot group by 'region'"):
+            tables.scope_stats(window, ("region",))
+    finally:
+        engine.dispose()
     assert api.scope == {"application": "api", "operation": "resize"} and api.operations == 6
     legacy, durable = api.paths["legacy"], api.paths["durable"]
     assert (legacy.operations, legacy.failures) == (4, 0)
@@ -283,10 +325,7 @@ def test_rollup_counts_paths_failures_latencies_and_the_gates_match_rate() -> No
     )  # mismatch / (match + mismatch)
     assert api.shadow.candidate_error_rate == 1 / 9
     assert web.shadow.comparisons == 0 and web.shadow.match_rate is None
-    [everything] = rollup(outcomes, comparisons, ())
     assert everything.scope == {} and everything.operations == 7
-    with pytest.raises(ValueError, match="cannot group by 'region'"):
-        rollup(outcomes, comparisons, ("region",))
 
 
 def test_audit_diffs_leave_out_bookkeeping_and_mark_what_can_be_restored() -> None:
