@@ -69,6 +69,18 @@ class RouterMetrics:
             ["kind"],
             registry=r,
         )
+        self.records_deduplicated = Counter(
+            "cloudops_router_records_deduplicated_total",
+            "Outcome and comparison records not written because another writer recorded the operation first.",
+            ["kind"],
+            registry=r,
+        )
+        self.reconciled = Counter(
+            "cloudops_router_reconciled_total",
+            "Finished operations the reconciler handed to the recorder (their starter never polled them to the end).",
+            ["path"],
+            registry=r,
+        )
         self.internal_errors = Counter(
             "cloudops_router_internal_errors_total",
             "Errors swallowed inside the router (shadow, compare, publish), by where they happened.",
