@@ -181,6 +181,11 @@ class LegacyRunner:
             self._watches.pop(task_id, None)
         return OperationStatus(handle, _state(result), step=verdict.step, result=result)
 
+    def forget(self, handle: OperationHandle) -> None:
+        """Drop the watch of a task polled here that another process finished (the reconciler's polls)."""
+        with self._lock:
+            self._watches.pop(handle.run_id, None)
+
     # -- submit -----------------------------------------------------------------------------------------------
 
     def _submit(

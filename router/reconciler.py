@@ -68,12 +68,15 @@ class Reconciler:
         owners: OwnershipStore,
         poll: Callable[[OperationHandle], OperationStatus],
         metrics: RouterMetrics,
+        forget: Callable[[OperationHandle], None] = lambda handle: None,
         settings: ReconcileSettings = ReconcileSettings(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self._owners = owners
         self._poll = poll
+        self._forget = forget
+        self._running: set[OperationHandle] = set()  # seen running by the last whole pass
         self._metrics = metrics
         self._clock = clock
         self._stopping = threading.Event()
@@ -102,24 +105,31 @@ class Reconciler:
         now = self._clock()
         cutoff = now - timedelta(seconds=self.settings.grace_s)
         after, finished = "", 0
+        running: set[OperationHandle] = set()
         while not self._stopping.is_set():
             page = self._owners.unfinished(cutoff, after=after, limit=self.settings.page_size)
             for handle in due(page, now, self.settings.grace_s):
                 if self._stopping.is_set():
                     break
-                finished += self._check(handle)
+                finished += self._check(handle, running)
             if len(page) < self.settings.page_size:
                 break
             after = page[-1].operation_id
+        if not self._stopping.is_set():
+            # Recorded elsewhere since the last pass: the path may let go of what it kept to poll them.
+            for handle in self._running - running:
+                self._forget(handle)
+            self._running = running
         return finished
 
-    def _check(self, handle: OperationHandle) -> int:
+    def _check(self, handle: OperationHandle, running: set[OperationHandle]) -> int:
         try:
             status = self._poll(handle)
         except RouterError as exc:  # unknown to its path (never started), or the path is down: next pass
             log.info("reconciler cannot poll %s now: %s", handle, exc.message)
             return 0
         if status.state is OperationState.RUNNING or status.result is None:
+            running.add(handle)
             return 0
         self._metrics.reconciled.labels(handle.path.value).inc()
         return 1

@@ -98,7 +98,7 @@ class RoutingRunner:
         """Run the reconciler on a daemon thread of this router (stopped by `close()`): it polls, through this
         router, the operations whose outcome nobody recorded within `settings.grace_s`."""
         if self._reconciler is None:
-            self._reconciler = Reconciler(self._owners, self.poll, self.metrics, settings)
+            self._reconciler = Reconciler(self._owners, self.poll, self.metrics, settings=settings, forget=self._forget)
             self._reconciler.start()
         return self._reconciler
 
@@ -122,6 +122,15 @@ class RoutingRunner:
             close = getattr(resource, "close", None) or getattr(resource, "dispose", None)
             if callable(close):
                 close()
+
+    def _forget(self, handle: OperationHandle) -> None:
+        """Let the path drop what it keeps to poll a handle this router does not track (LegacyRunner.forget)."""
+        with self._lock:
+            if handle in self._started:
+                return
+        forget = getattr(self._runners[handle.path], "forget", None)
+        if callable(forget):
+            forget(handle)
 
     def __enter__(self) -> RoutingRunner:
         return self

@@ -12,9 +12,10 @@ test_router_outcomes_e2e.py.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path as FsPath
 
@@ -25,11 +26,11 @@ from infra import Process, wait_until
 import migrations
 from flags import FlagTestData
 from router.config import load_config
-from router.contract import OperationHandle, OperationRequest, OperationResult, Path
+from router.contract import OperationHandle, OperationRequest, OperationResult, OperationState, OperationStatus, Path
 from router.errors import ConfigurationError
 from router.metrics import RouterMetrics
-from router.ownership import Ownership, SqlOwnership
-from router.reconciler import ReconcileSettings, due
+from router.ownership import InMemoryOwnership, Ownership, SqlOwnership
+from router.reconciler import Reconciler, ReconcileSettings, due
 from router.records import BufferedRecorder, SqlRecordStore
 from router.routing import RoutingRunner
 from router.shadow import ShadowExecutor, ShadowSettings
@@ -189,7 +190,7 @@ def test_a_shadow_finished_by_its_starter_and_polled_by_another_router_is_compar
             ).scalar()
         return kept is not None
 
-    wait_until(candidate_kept, timeout=10, what="the shadow's half kept on the row")
+    wait_until(candidate_kept, timeout=30, what="the shadow's half kept on the row")
     assert poller.router.poll(handle).result is not None
     poller.flush()
     with world.engine.connect() as conn:
@@ -221,7 +222,7 @@ def test_a_shadow_finishing_after_another_router_recorded_the_control_pairs_when
     poller.flush()
     assert world.count(operation_outcomes) == 1 and world.count(shadow_comparisons) == 0
     release.set()
-    wait_until(lambda: world.count(shadow_comparisons) == 1, timeout=10, what="the comparison paired on arrival")
+    wait_until(lambda: world.count(shadow_comparisons) == 1, timeout=30, what="the comparison paired on arrival")
     starter.router.close()
     assert world.count(shadow_comparisons) == 1
 
@@ -297,3 +298,27 @@ def test_reconciler_settings_are_validated_like_the_others(setting: str) -> None
     with pytest.raises(ConfigurationError, match="above 0"):
         load_config(environ={setting: "0"})
     assert load_config(environ={setting: "2.5"}).reconcile_grace_s in (2.5, 300.0)
+
+
+def test_the_reconciler_lets_the_path_forget_an_operation_recorded_elsewhere_since_its_last_pass() -> None:
+    """The poll here is a stand-in that says "still running" (the logic under test is the reconciler's own)."""
+    owners = InMemoryOwnership()
+    owners.claim("op-long", Path.LEGACY, "stage legacy")
+    owners.note_handle("op-long", "legacy:task-long")
+    polled: list[OperationHandle] = []
+    forgotten: list[OperationHandle] = []
+
+    def poll(handle: OperationHandle) -> OperationStatus:
+        polled.append(handle)
+        return OperationStatus(handle, OperationState.RUNNING, step="waiting")
+
+    settings = ReconcileSettings(interval_s=3600, grace_s=0.0)
+    reconciler = Reconciler(owners, poll, RouterMetrics(), settings=settings, forget=forgotten.append)
+    time.sleep(0.01)
+    assert reconciler.run_once() == 0 and forgotten == []
+    finished = owners.owner("op-long")
+    assert finished is not None
+    owners._owners["op-long"] = replace(finished, finished_at=datetime.now(UTC))  # another router recorded it
+    assert reconciler.run_once() == 0
+    assert polled == [OperationHandle(Path.LEGACY, "task-long")]
+    assert forgotten == [OperationHandle(Path.LEGACY, "task-long")]
