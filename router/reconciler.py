@@ -22,13 +22,15 @@ from datetime import UTC, datetime, timedelta
 
 from durable_runner.contract import workflow_id_for
 from router.contract import OperationHandle, OperationState, OperationStatus, Path
-from router.errors import RouterError
+from router.errors import RouterError, UnknownHandle
 from router.metrics import RouterMetrics
 from router.ownership import Ownership, OwnershipStore
 
 __all__ = ["ReconcileSettings", "Reconciler", "due"]
 
 log = logging.getLogger(__name__)
+
+_MAX_SKIP = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,9 @@ class Reconciler:
         self._poll = poll
         self._forget = forget
         self._running: set[OperationHandle] = set()  # seen running by the last whole pass
+        # Handles their path does not know (a start it refused, never retried): asked again after 1, 2, 4, ...
+        # passes, at most _MAX_SKIP, so such rows cost little while a retry may still finish them.
+        self._unknown: dict[OperationHandle, tuple[int, int]] = {}  # handle -> (passes to skip, current backoff)
         self._metrics = metrics
         self._clock = clock
         self._stopping = threading.Event()
@@ -106,9 +111,11 @@ class Reconciler:
         cutoff = now - timedelta(seconds=self.settings.grace_s)
         after, finished = "", 0
         running: set[OperationHandle] = set()
+        listed: set[OperationHandle] = set()
         while not self._stopping.is_set():
             page = self._owners.unfinished(cutoff, after=after, limit=self.settings.page_size)
             for handle in due(page, now, self.settings.grace_s):
+                listed.add(handle)
                 if self._stopping.is_set():
                     break
                 finished += self._check(handle, running)
@@ -120,14 +127,24 @@ class Reconciler:
             for handle in self._running - running:
                 self._forget(handle)
             self._running = running
+            self._unknown = {h: skip for h, skip in self._unknown.items() if h in listed}
         return finished
 
     def _check(self, handle: OperationHandle, running: set[OperationHandle]) -> int:
+        skip, backoff = self._unknown.get(handle, (0, 0))
+        if skip > 0:
+            self._unknown[handle] = (skip - 1, backoff)
+            return 0
         try:
             status = self._poll(handle)
-        except RouterError as exc:  # unknown to its path (never started), or the path is down: next pass
+        except UnknownHandle:
+            backoff = min(max(1, backoff * 2), _MAX_SKIP)
+            self._unknown[handle] = (backoff, backoff)
+            return 0
+        except RouterError as exc:  # the path is down: next pass
             log.info("reconciler cannot poll %s now: %s", handle, exc.message)
             return 0
+        self._unknown.pop(handle, None)
         if status.state is OperationState.RUNNING or status.result is None:
             running.add(handle)
             return 0

@@ -81,7 +81,6 @@ class RoutingRunner:
         self._durable = durable
         self._flags = flags
         self._owners = owners
-        self._records = records
         self._shadows = shadows
         self.metrics = metrics
         self._default_sample = default_shadow_sample_percent

@@ -27,7 +27,7 @@ import migrations
 from flags import FlagTestData
 from router.config import load_config
 from router.contract import OperationHandle, OperationRequest, OperationResult, OperationState, OperationStatus, Path
-from router.errors import ConfigurationError
+from router.errors import ConfigurationError, UnknownHandle
 from router.metrics import RouterMetrics
 from router.ownership import InMemoryOwnership, Ownership, SqlOwnership
 from router.reconciler import Reconciler, ReconcileSettings, due
@@ -322,3 +322,22 @@ def test_the_reconciler_lets_the_path_forget_an_operation_recorded_elsewhere_sin
     assert reconciler.run_once() == 0
     assert polled == [OperationHandle(Path.LEGACY, "task-long")]
     assert forgotten == [OperationHandle(Path.LEGACY, "task-long")]
+
+
+def test_the_reconciler_asks_ever_less_often_about_an_operation_its_path_never_took() -> None:
+    """A durable claim whose start was refused (no fallback) and never retried: its path says UnknownHandle."""
+    owners = InMemoryOwnership()
+    owners.claim("op-refused", Path.DURABLE, "stage complete")
+    asked: list[int] = []
+
+    def poll(handle: OperationHandle) -> OperationStatus:
+        asked.append(len(passes))
+        raise UnknownHandle(f"no workflow {handle.run_id}")
+
+    reconciler = Reconciler(owners, poll, RouterMetrics(), settings=ReconcileSettings(interval_s=3600, grace_s=0.0))
+    time.sleep(0.01)
+    passes: list[int] = []
+    for number in range(1, 8):
+        passes.append(number)
+        assert reconciler.run_once() == 0
+    assert asked == [1, 3, 6]
