@@ -5,6 +5,11 @@ A starter SIGKILLed in the middle of its operations (started, and run blocking, 
 the reconciler of another router, which records every one of them exactly once, each executed once; and
 `cloudops op start` then `cloudops op poll` (two routers, one after the other) record one outcome and one
 comparison per operation, on both paths.
+
+Polling from a process that did not start the operation is how Orca works: MonitorKatoTask
+(spinnaker/orca, orca-clouddriver/src/main/groovy/com/netflix/spinnaker/orca/clouddriver/tasks/
+MonitorKatoTask.groovy) reads the task id from the stage context (`kato.last.task.id`) on every invocation, so
+whichever Orca instance runs the task next, after a restart too, polls `GET /task/{id}` by that stored id.
 """
 
 from __future__ import annotations
