@@ -14,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import yaml
 
 from router.errors import ConfigurationError
 from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT
-from router.routing_values import FallbackPolicy
+from router.routing_values import FallbackPolicy, FlagBackend
 
 __all__ = ["ENV_PREFIX", "RouterConfig", "load_config", "read_document"]
 
@@ -53,6 +54,7 @@ class RouterConfig:
     shadow_timeout_s: float = 120.0
     shadow_default_sample_percent: float = DEFAULT_SHADOW_SAMPLE_PERCENT
     flag_poll_interval_s: float = 1.0
+    flag_backend: FlagBackend = FlagBackend.SQL
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -93,6 +95,9 @@ def _convert(name: str, raw: Any, annotation: str, origin: str) -> Any:
     return value
 
 
+_CHOICES: dict[str, type[StrEnum]] = {"FallbackPolicy": FallbackPolicy, "FlagBackend": FlagBackend}
+
+
 def _parse(name: str, raw: Any, annotation: str, origin: str) -> Any:
     optional = "None" in annotation
     if raw is None or (optional and isinstance(raw, str) and raw == ""):
@@ -114,11 +119,11 @@ def _parse(name: str, raw: Any, annotation: str, origin: str) -> Any:
             return int(raw)
         if annotation.startswith("float"):
             return float(raw)
-        if annotation == "FallbackPolicy":
-            return FallbackPolicy(str(raw))
+        if annotation in _CHOICES:
+            return _CHOICES[annotation](str(raw))
         return str(raw)
     except ValueError as exc:
-        accepted = ", ".join(p.value for p in FallbackPolicy) if annotation == "FallbackPolicy" else annotation
+        accepted = ", ".join(p.value for p in _CHOICES[annotation]) if annotation in _CHOICES else annotation
         raise ConfigurationError(f"setting {name!r} from {origin} is {raw!r}: expected {accepted} ({exc})") from None
 
 

@@ -11,6 +11,7 @@ defaults expect, and any other one that is behind raises ConfigurationError sayi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -25,8 +26,12 @@ from router.legacy import LegacyRunner
 from router.metrics import RouterMetrics
 from router.ownership import SqlOwnership
 from router.records import BufferedRecorder, SqlRecordStore
-from router.routing import RoutingRunner
+from router.routing import FlagSource, RoutingRunner
+from router.routing_values import FlagBackend
 from router.shadow import ShadowExecutor, ShadowSettings
+
+if TYPE_CHECKING:
+    from flags.openfeature_source import OpenFeatureFlagSource
 
 __all__ = ["build_routing_runner", "database_engine", "temporal_settings"]
 
@@ -76,11 +81,34 @@ def temporal_settings(config: RouterConfig) -> ConnectionSettings:
     )
 
 
+def flag_source(config: RouterConfig) -> FlagClient | OpenFeatureFlagSource:
+    """The router's flags, from the backend `config.flag_backend` names."""
+    if config.flag_backend is FlagBackend.OPENFEATURE:
+        try:
+            from openfeature import api
+
+            from flags.openfeature_source import OpenFeatureFlagSource
+        except ImportError as exc:
+            raise ConfigurationError(
+                "flag_backend is openfeature but the OpenFeature SDK is not installed: "
+                "pip install 'cloudops-toolkit[openfeature]'"
+            ) from exc
+        return OpenFeatureFlagSource(api.get_client("cloudops"))
+    return FlagClient.from_url(
+        config.database_url, redis_url=config.redis_url, poll_interval=config.flag_poll_interval_s
+    )
+
+
 def build_routing_runner(
-    config: RouterConfig, *, metrics: RouterMetrics | None = None, engine: sa.Engine | None = None
+    config: RouterConfig,
+    *,
+    metrics: RouterMetrics | None = None,
+    engine: sa.Engine | None = None,
+    flags: FlagSource | None = None,
 ) -> RoutingRunner:
     """A RoutingRunner wired to the services and stores `config` names; over `engine` when given (its caller
-    keeps and disposes it), else over an engine of its own for `config.database_url`."""
+    keeps and disposes it), else over an engine of its own for `config.database_url`; deciding from `flags` when
+    given (any FlagSource: an OpenFeatureFlagSource over a provider of the caller's), else from `flag_source`."""
     if config.durable_heartbeat_timeout_seconds < 1:
         raise ConfigurationError(
             f"durable_heartbeat_timeout_seconds is {config.durable_heartbeat_timeout_seconds}: it must be at least "
@@ -99,9 +127,9 @@ def build_routing_runner(
         retry_window_seconds=config.retry_window_seconds,
         heartbeat_timeout_seconds=config.durable_heartbeat_timeout_seconds,
     )
-    flags = FlagClient.from_url(
-        config.database_url, redis_url=config.redis_url, poll_interval=config.flag_poll_interval_s
-    )
+    own_flags = flag_source(config) if flags is None else None  # an injected source stays its caller's to close
+    flags = own_flags or flags
+    assert flags is not None
     recorder = BufferedRecorder(SqlRecordStore(engine), metrics)
     shadow_settings = ShadowSettings(max_concurrency=config.shadow_max_concurrency, timeout_s=config.shadow_timeout_s)
     shadows = ShadowExecutor(shadow_settings, publish=recorder.record_comparison, metrics=metrics)
@@ -115,5 +143,12 @@ def build_routing_runner(
         metrics=metrics,
         fallback=config.fallback,
         default_shadow_sample_percent=config.shadow_default_sample_percent,
-        resources=(shadows, recorder, flags, legacy, durable, *([engine] if own_engine else [])),
+        resources=(
+            shadows,
+            recorder,
+            *([own_flags] if own_flags else []),
+            legacy,
+            durable,
+            *([engine] if own_engine else []),
+        ),
     )
