@@ -108,8 +108,9 @@ def _timed_transactions(engine: Any) -> list[float]:
 def _batched(url: str, rows: int, batch_size: int, now: datetime) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from router.retention import RetentionPolicy, router_rules
+    from router.retention import router_rules
     from router.retention_sql import prune
+    from router.retention_values import RetentionPolicy
 
     _fill(url, rows, now)
     engine = sa.create_engine(url)

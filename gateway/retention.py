@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from gateway.model import TaskState
 from gateway.tables import gateway_operations, gateway_tasks
 from router.metrics import RouterMetrics
-from router.retention import DEFAULT_INTERVAL_S, PruneRule, RetentionPolicy
+from router.retention import PruneRule
 from router.retention_loop import RetentionLoop
 from router.retention_sql import prune
+from router.retention_values import DEFAULT_INTERVAL_S, RetentionPolicy
 
 __all__ = ["FINISHED_STATES", "GatewayTaskRule", "gateway_retention_loop", "gateway_rules"]
 

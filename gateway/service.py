@@ -23,7 +23,7 @@ from gateway.task_json import compose, durable_view, legacy_view, waiting_view
 from router.config import RouterConfig
 from router.contract import CloudOperationRunner, Path
 from router.ownership import OwnershipStore
-from router.retention import DEFAULT_INTERVAL_S
+from router.retention_values import DEFAULT_INTERVAL_S
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
 

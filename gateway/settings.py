@@ -16,7 +16,7 @@ from typing import Any
 
 from router.config import read_document
 from router.errors import ConfigurationError
-from router.retention import DEFAULT_RETENTION, parse_retention
+from router.retention_values import DEFAULT_RETENTION, parse_retention
 
 __all__ = ["ENV_PREFIX", "GatewaySettings", "load_gateway_settings"]
 

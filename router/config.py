@@ -21,7 +21,7 @@ import yaml
 
 from router.errors import ConfigurationError
 from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT
-from router.retention import DEFAULT_RETENTION, parse_retention
+from router.retention_values import DEFAULT_RETENTION, parse_retention
 from router.routing_values import FallbackPolicy
 
 __all__ = ["ENV_PREFIX", "RouterConfig", "load_config", "read_document"]

@@ -25,9 +25,10 @@ from router.legacy import LegacyRunner
 from router.metrics import RouterMetrics
 from router.ownership import SqlOwnership
 from router.records import BufferedRecorder, SqlRecordStore
-from router.retention import DEFAULT_INTERVAL_S, RetentionPolicy, router_rules
+from router.retention import router_rules
 from router.retention_loop import RetentionLoop
 from router.retention_sql import prune
+from router.retention_values import DEFAULT_INTERVAL_S, RetentionPolicy
 from router.routing import RoutingRunner
 from router.shadow import ShadowExecutor, ShadowSettings
 

@@ -1,5 +1,5 @@
-"""Retention, the pure part: how old a row may get (`RetentionPolicy`), and which rows of the router's tables a
-prune may delete, as SQL statements built here and run by `router.retention_sql` (the IO shell).
+"""Retention, the pure part: which rows of the router's tables a prune may delete, as SQL statements built here
+(no IO) and run by `router.retention_sql` (the shell) under a `RetentionPolicy` (`router.retention_values`).
 
 Modelled on Clouddriver's own task retention. Its Redis repository (clouddriver-core,
 `data/task/jedis/RedisTaskRepository.java`) gives every task key a 12-hour TTL, renewed on each write, so a task
@@ -23,92 +23,15 @@ primary key). The gateway's rules live in `gateway.retention`; the background pa
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from router.errors import ConfigurationError
 from router.tables import operation_outcomes, operation_owners, shadow_comparisons
 
-__all__ = [
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_INTERVAL_S",
-    "DEFAULT_RETENTION",
-    "ComparisonRule",
-    "OutcomeRule",
-    "PruneReport",
-    "PruneRule",
-    "RetentionPolicy",
-    "parse_retention",
-    "router_rules",
-]
-
-DEFAULT_RETENTION = "30d"
-DEFAULT_BATCH_SIZE = 5000
-DEFAULT_INTERVAL_S = 3600.0
-"""A background pass runs at most this often (an hour): pruning is housekeeping, not a hot path."""
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_LONGEST_S = 100 * 365 * 86400.0  # far past any retention meant, and well inside what a datetime can subtract
-_OFF = frozenset({"off", "false", "no", "none", "disabled"})
-
-
-def parse_retention(raw: Any, *, what: str = "setting 'retention'", origin: str = "the settings") -> float | None:
-    """Seconds in a retention such as `30d`, `12h` or `90m`; None for `off` (YAML's bare `off` reads as false).
-
-    ConfigurationError naming the setting (`what`) and where it came from for anything else, zero included: a zero
-    retention would prune every finished row the moment it is written.
-    """
-    if raw is False or (isinstance(raw, str) and raw.strip().lower() in _OFF):
-        return None
-    found = _DURATION.match(raw) if isinstance(raw, str) else None
-    seconds = float(found.group(1)) * _UNIT_S[found.group(2)] if found else math.nan
-    if not 0 < seconds <= _LONGEST_S:
-        raise ConfigurationError(
-            f"{what} from {origin} is {raw!r}: give a duration above zero with a unit s, m, h or d "
-            "(for example 30d or 12h), or off"
-        )
-    return seconds
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionPolicy:
-    """Rows older than `max_age_s` go, `batch_size` rows per statement, so no delete holds a lock for long."""
-
-    max_age_s: float
-    batch_size: int = DEFAULT_BATCH_SIZE
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.max_age_s) or not 0 < self.max_age_s <= _LONGEST_S:
-            raise ConfigurationError(f"a retention of {self.max_age_s!r} seconds: give a positive duration")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigurationError(f"a retention batch size of {self.batch_size!r}: give a whole number above 0")
-
-    def cutoff(self, now: datetime) -> datetime:
-        """Rows that finished before this instant are prunable."""
-        return now - timedelta(seconds=self.max_age_s)
-
-
-@dataclass(frozen=True, slots=True)
-class PruneReport:
-    """What one prune deleted (or, `dry_run`, would delete): rows per table, in the order they go."""
-
-    cutoff: datetime
-    dry_run: bool
-    deleted: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.deleted.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {"cutoff": self.cutoff.isoformat(), "dryRun": self.dry_run, "deleted": dict(self.deleted)}
+__all__ = ["ComparisonRule", "OutcomeRule", "PruneRule", "router_rules"]
 
 
 class PruneRule(Protocol):

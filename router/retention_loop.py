@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from router.errors import RetentionUnavailable
 from router.metrics import RouterMetrics
-from router.retention import DEFAULT_INTERVAL_S, PruneReport
+from router.retention_values import DEFAULT_INTERVAL_S, PruneReport
 
 __all__ = ["PruneFunction", "RetentionLoop"]
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from router.errors import RetentionUnavailable
-from router.retention import PruneReport, PruneRule, RetentionPolicy
+from router.retention import PruneRule
+from router.retention_values import PruneReport, RetentionPolicy
 
 __all__ = ["prune"]
 

@@ -8,7 +8,7 @@ import json
 import click
 
 from cloudops.commands._input import Duration
-from router.retention import DEFAULT_BATCH_SIZE
+from router.retention_values import DEFAULT_BATCH_SIZE
 
 __all__ = ["command"]
 
@@ -112,15 +112,16 @@ def prune(older_than_s: float, db: str | None, batch_size: int, dry_run: bool, a
     compared_at), the owners of operations whose outcome goes (never the owner of an operation without an outcome:
     it may still be running), and finished gateway tasks with their operations (by their last change).
 
-    Routers and gateways do this on their own once an hour, after their `retention` setting (30d by default);
+    Routers and gateways do this on their own once an hour, by their `retention` setting (30d by default);
     this command is for a one-off clean-up, or for a cron job where they run with `retention: off`.
     """
     import migrations
     from gateway.retention import gateway_rules
     from router.errors import ConfigurationError, RetentionUnavailable
     from router.factory import database_engine
-    from router.retention import RetentionPolicy, router_rules
+    from router.retention import router_rules
     from router.retention_sql import prune as run_prune
+    from router.retention_values import RetentionPolicy
 
     url = _url(db)
     try:

@@ -23,8 +23,8 @@ from gateway.tables import gateway_operations, gateway_tasks
 from router.config import load_config
 from router.errors import ConfigurationError
 from router.metrics import RouterMetrics
-from router.retention import RetentionPolicy
 from router.retention_sql import prune
+from router.retention_values import RetentionPolicy
 from router.tables import operation_owners
 
 THIRTY_DAYS = RetentionPolicy(30 * 86400)

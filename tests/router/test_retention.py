@@ -24,9 +24,10 @@ from retention_seed import NOW, OLD, YOUNG, column, comparisons, count, engine_f
 from router.config import load_config
 from router.errors import ConfigurationError, RetentionUnavailable
 from router.metrics import RouterMetrics
-from router.retention import PruneReport, RetentionPolicy, parse_retention, router_rules
+from router.retention import router_rules
 from router.retention_loop import RetentionLoop
 from router.retention_sql import prune
+from router.retention_values import PruneReport, RetentionPolicy, parse_retention
 from router.tables import operation_outcomes, operation_owners, shadow_comparisons
 
 THIRTY_DAYS = RetentionPolicy(30 * 86400)
