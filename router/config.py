@@ -22,6 +22,7 @@ import yaml
 
 from router.errors import ConfigurationError
 from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT
+from router.retention_values import DEFAULT_RETENTION, parse_retention
 from router.routing_values import FallbackPolicy, FlagBackend
 
 __all__ = ["ENV_PREFIX", "RouterConfig", "load_config", "read_document"]
@@ -55,6 +56,13 @@ class RouterConfig:
     shadow_default_sample_percent: float = DEFAULT_SHADOW_SAMPLE_PERCENT
     flag_poll_interval_s: float = 1.0
     flag_backend: FlagBackend = FlagBackend.SQL
+    # How long finished outcomes, comparisons and owners are kept (`30d`, `12h`, or `off`): router/retention.py.
+    retention: str = DEFAULT_RETENTION
+
+    @property
+    def retention_s(self) -> float | None:
+        """The retention in seconds, None when it is off; ConfigurationError if it is no valid retention."""
+        return parse_retention(self.retention, origin="the router's configuration")
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -89,6 +97,8 @@ def _in_range(name: str, value: float, origin: str) -> None:
 
 
 def _convert(name: str, raw: Any, annotation: str, origin: str) -> Any:
+    if name == "retention":  # a duration or `off`: validated here, kept as the user wrote it (`off` normalised)
+        return "off" if parse_retention(raw, what=f"setting {name!r}", origin=origin) is None else str(raw).strip()
     value = _parse(name, raw, annotation, origin)
     if isinstance(value, int | float) and not isinstance(value, bool):
         _in_range(name, value, origin)

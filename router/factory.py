@@ -26,6 +26,10 @@ from router.legacy import LegacyRunner
 from router.metrics import RouterMetrics
 from router.ownership import SqlOwnership
 from router.records import BufferedRecorder, SqlRecordStore
+from router.retention import router_rules
+from router.retention_loop import RetentionLoop
+from router.retention_sql import prune
+from router.retention_values import DEFAULT_INTERVAL_S, RetentionPolicy
 from router.routing import FlagSource, RoutingRunner
 from router.routing_values import FlagBackend
 from router.shadow import ShadowExecutor, ShadowSettings
@@ -99,21 +103,39 @@ def flag_source(config: RouterConfig) -> FlagClient | OpenFeatureFlagSource:
     )
 
 
+def _retention_loop(
+    engine: sa.Engine, max_age_s: float | None, metrics: RouterMetrics, interval_s: float
+) -> RetentionLoop | None:
+    """The background prune of the router's tables; None when retention is `off`."""
+    if max_age_s is None:
+        return None
+    policy = RetentionPolicy(max_age_s)
+    return RetentionLoop(
+        lambda keep_going: prune(engine, policy, router_rules(), keep_going=keep_going),
+        metrics,
+        interval_s=interval_s,
+    )
+
+
 def build_routing_runner(
     config: RouterConfig,
     *,
     metrics: RouterMetrics | None = None,
     engine: sa.Engine | None = None,
     flags: FlagSource | None = None,
+    retention_interval_s: float = DEFAULT_INTERVAL_S,
 ) -> RoutingRunner:
     """A RoutingRunner wired to the services and stores `config` names; over `engine` when given (its caller
     keeps and disposes it), else over an engine of its own for `config.database_url`; deciding from `flags` when
-    given (any FlagSource: an OpenFeatureFlagSource over a provider of the caller's), else from `flag_source`."""
+    given (any FlagSource: an OpenFeatureFlagSource over a provider of the caller's), else from `flag_source`.
+    Unless `config.retention` is `off`, it prunes its tables every `retention_interval_s`
+    (router/retention_loop.py) until it is closed."""
     if config.durable_heartbeat_timeout_seconds < 1:
         raise ConfigurationError(
             f"durable_heartbeat_timeout_seconds is {config.durable_heartbeat_timeout_seconds}: it must be at least "
             "1 (seconds without a heartbeat before an activity attempt is retried on another worker)"
         )
+    retention_s = config.retention_s  # an invalid retention is refused before anything starts
     own_engine = engine is None
     engine = database_engine(config.database_url) if engine is None else engine
     _schema_ready(engine)
@@ -131,6 +153,7 @@ def build_routing_runner(
     flags = own_flags or flags
     assert flags is not None
     recorder = BufferedRecorder(SqlRecordStore(engine), metrics)
+    retention = _retention_loop(engine, retention_s, metrics, retention_interval_s)
     shadow_settings = ShadowSettings(max_concurrency=config.shadow_max_concurrency, timeout_s=config.shadow_timeout_s)
     shadows = ShadowExecutor(shadow_settings, publish=recorder.record_comparison, metrics=metrics)
     return RoutingRunner(
@@ -144,6 +167,7 @@ def build_routing_runner(
         fallback=config.fallback,
         default_shadow_sample_percent=config.shadow_default_sample_percent,
         resources=(
+            *([retention] if retention else []),
             shadows,
             recorder,
             *([own_flags] if own_flags else []),

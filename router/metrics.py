@@ -89,9 +89,15 @@ class RouterMetrics:
             ["kind"],
             registry=r,
         )
+        self.retention_deleted = Counter(
+            "cloudops_router_retention_deleted_total",
+            "Rows deleted by the background retention passes, by table.",
+            ["table"],
+            registry=r,
+        )
         self.internal_errors = Counter(
             "cloudops_router_internal_errors_total",
-            "Errors swallowed inside the router (shadow, compare, publish), by where they happened.",
+            "Errors swallowed inside the router (shadow, compare, publish, retention), by where they happened.",
             ["where"],
             registry=r,
         )

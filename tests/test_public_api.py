@@ -116,6 +116,7 @@ PUBLIC: dict[str, frozenset[str]] = {
             "Path",
             "PathRunner",
             "ResultStatus",
+            "RetentionUnavailable",
             "RouteDecision",
             "RouterError",
             "RoutingRunner",
