@@ -8,9 +8,12 @@ this toolkit does: `succeeded` (accepted and run on the sim world to success), `
 field paths and codes), or `failed` (accepted, then the run fails with that cloud error code). Where the toolkit
 knowingly differs from Clouddriver, `cloudops` says how.
 
+An accepted entry may also list the `mutations` it must make, `[region, target, params]`, checked against the
+plan and against what the sim cloud's journal saw: that is what shows which groups an older shape names.
+
 The world is tests/corpus/aws/world.json (the accounts and regions the sources name); each file's `seed` are the
-server groups (and `loadBalancer`s) that exist before each of its entries, on a fresh sim cloud per entry. An instance id written
-`<instance of account/region/group>` is the first instance of that seeded group.
+server groups (and `loadBalancer`s) that exist before each of its entries, on a fresh sim cloud per entry. An
+instance id written `<instance of account/region/group>` is the first instance of that seeded group.
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ class Case:
     @property
     def expect(self) -> dict[str, Any]:
         return dict(self.entry["expect"])
+
+    def mutations(self) -> list[list[Any]] | None:
+        found = self.expect.get("mutations")
+        return [list(m) for m in found] if found is not None else None
 
     def refusals(self) -> set[tuple[str, str]]:
         return {(path, code) for path, code in self.expect.get("errors", ())}
@@ -129,8 +136,12 @@ def test_the_catalogue(case: Case) -> None:
     found = {(e.path, e.code) for e in errors}
     if case.expect["result"] == "refused":
         assert found == case.refusals(), [e.message for e in errors]
-    else:
-        assert found == set(), [e.message for e in errors]
+        return
+    assert found == set(), [e.message for e in errors]
+    assert result.operation is not None
+    if case.mutations() is not None:
+        plan = result.operation.plan(sim)
+        assert [[m.region, m.target, dict(m.params)] for m in plan.mutations] == case.mutations()
 
 
 @pytest.fixture
@@ -168,6 +179,10 @@ def test_the_legacy_service(case: Case, legacy: Any) -> None:
     exception = next((r for r in task["resultObjects"] if r.get("type") == "EXCEPTION"), None)
     if case.expect["result"] == "succeeded":
         assert not task["status"]["failed"], exception
+        if case.mutations() is not None:
+            seeded = len(case.seed)
+            done = [[e.region, e.target] for e in sim.journal()[seeded:]]
+            assert done == [m[:2] for m in case.mutations() or ()]
     else:
         assert task["status"]["failed"] and exception is not None, task
         assert exception["details"][0]["additionalAttributes"]["code"] == case.expect["code"], exception
