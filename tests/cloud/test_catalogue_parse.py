@@ -327,9 +327,8 @@ def test_titus_reads_the_account_from_credentials_only() -> None:
         ({"availabilityZones": ["us-east-1"]}, {("availabilityZones", "type")}),
         ({"availabilityZones": {" ": ["us-east-1a"]}}, {("availabilityZones", "invalid")}),
         ({"availabilityZones": {"us-east-1": "us-east-1a"}}, {("availabilityZones.us-east-1", "type")}),
-        ({"availabilityZones": None, "regions": []}, {("regions", "required")}),
-        ({"availabilityZones": None, "regions": ["us-east-1", "us-east-1"]}, {("regions", "invalid")}),
-        ({"availabilityZones": None, "regions": ["us-east-1", 3]}, {("regions[1]", "type")}),
+        ({"availabilityZones": None, "regions": ["us-east-1"]}, {("availabilityZones", "required")}),
+        ({"availabilityZones": None, "region": "us-east-1"}, {("availabilityZones", "required")}),
         ({"availabilityZones": None}, {("availabilityZones", "required")}),
         ({"availabilityZones": {"us-east-1": []}, "subnetType": None}, {("availabilityZones", "required")}),
     ],
@@ -338,8 +337,14 @@ def test_location_rules(changes: dict[str, Any], expected: set[tuple[str, str]])
     assert errors_of(parse_operation("createServerGroup", deploy(**changes))) == expected
 
 
-def test_regions_without_zones_are_fine_with_a_subnet_type() -> None:
-    op = parsed("createServerGroup", deploy(availabilityZones=None, regions=["us-west-2", "us-east-1"]))
+def test_an_aws_deploy_takes_its_regions_from_availability_zones_alone() -> None:
+    """clouddriver-aws `deploy/description/BasicAmazonDeployDescription.groovy` has no region or regions field, and
+    `deploy/validators/BasicAmazonDeployDescriptionValidator.groovy` refuses an empty availabilityZones; empty zone
+    lists are fine with a subnetType."""
+    result = parse_operation("createServerGroup", deploy(availabilityZones=None, regions=["us-west-2"]))
+    assert errors_of(result) == {("availabilityZones", "required")}
+    assert "'regions'" in result.errors[0].message and "availabilityZones.empty" in result.errors[0].message
+    op = parsed("createServerGroup", deploy(availabilityZones={"us-west-2": [], "us-east-1": []}))
     assert op.regions == ("us-east-1", "us-west-2")
     assert op.location.zones == {"us-west-2": (), "us-east-1": ()}
 
