@@ -466,10 +466,19 @@ def test_health_check_tcp_without_path_is_fine() -> None:
     assert parsed("upsertLoadBalancer", lb(healthCheck="TCP:7001"), "aws").health_check == "TCP:7001"
 
 
-def test_clone_needs_a_source() -> None:
+def test_a_clone_needs_a_source_or_the_regions_to_copy_the_clusters_latest_group_in() -> None:
+    """clouddriver-aws `deploy/ops/CopyLastAsgAtomicOperation.groovy`: without a source region and name, the target
+    cluster's latest group in each region of availabilityZones is copied. Titus needs its source."""
     base = {"cloudProvider": "aws", "credentials": "prod"}
-    assert errors_of(parse_operation("cloneServerGroup", base)) == {("source", "required")}
-    result = parse_operation("cloneServerGroup", base | {"source": {"region": 1}})
+    assert errors_of(parse_operation("cloneServerGroup", base)) == {
+        ("availabilityZones", "required"),
+        ("application", "required"),
+    }
+    op = parsed("cloneServerGroup", base | {"application": "myapp", "availabilityZones": {"us-east-1": []}})
+    assert isinstance(op, CloneServerGroup) and op.source is None and op.regions == ("us-east-1",)
+    titus = {"cloudProvider": "titus", "credentials": "titustest"}
+    assert errors_of(parse_operation("cloneServerGroup", titus)) == {("source", "required")}
+    result = parse_operation("cloneServerGroup", titus | {"source": {"region": 1}})
     assert errors_of(result) == {("source.region", "type"), ("source.serverGroupName", "required")}
 
 
