@@ -44,7 +44,7 @@ def to_workflow_input(request: OperationRequest, options: RunOptions = DEFAULT_O
     return WorkflowInput(
         operation_id=request.operation_id,
         operation=request.operation,
-        stage_context=dict(request.context),
+        stage_context=request.operation_context(),
         provider=request.provider,
         application=request.application,
         stage_type=request.stage_type,

@@ -54,9 +54,7 @@ def context_dry_run_error(request: OperationRequest, options: RunOptions) -> Ope
 
 def description(request: OperationRequest, options: RunOptions) -> dict[str, Any]:
     """The operation's description as the legacy service receives it."""
-    context = dict(request.context)
-    if "credentials" not in context and (request.account or context.get("account")):
-        context["credentials"] = request.account or context.get("account")
+    context = request.operation_context()
     if request.provider:
         context.setdefault("cloudProvider", request.provider)
     if options.dry_run:

@@ -203,6 +203,34 @@ def test_a_resize_leaves_the_server_group_orca_names_in_its_stage_context(
         }
 
 
+def test_the_requests_account_stands_in_for_credentials_on_both_paths(
+    legacy: tuple[LegacyRunner, str], durable: DurableRunner, legacy_sim: SimCloud, durable_sim: SimCloud
+) -> None:
+    """Orca puts the stage's account in `credentials`; a caller that only sets the request's account gets the
+    same operation on either path (`OperationRequest.operation_context`)."""
+    runner, _ = legacy
+    context = {
+        "cloudProvider": "aws",
+        "serverGroupName": SEEDED,
+        "region": REGION,
+        "capacity": {"min": 1, "max": 3, "desired": 1},
+    }
+    results = []
+    for path_runner in (runner, durable):
+        request = OperationRequest(
+            f"nocreds-{uuid.uuid4().hex[:8]}",
+            "resizeServerGroup",
+            "resizeServerGroup",
+            ACCOUNT,
+            "parity",
+            "aws",
+            context,
+        )
+        results.append(path_runner.run(request))
+    assert all(r.succeeded for r in results), [r.errors for r in results]
+    assert results[0].outputs == results[1].outputs and results[0].outputs["deploy.account.name"] == ACCOUNT
+
+
 # The order matters: the same sequence runs on both worlds, so each operation finds the same state on both.
 ORDER = (
     "allowLaunchDescription",
