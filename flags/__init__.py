@@ -9,6 +9,8 @@ LaunchDarkly as an alternative backend.
     decision.stage, decision.in_rollout, decision.reason
 
 Write with `SqlFlagStore(url).set_property(key, value, scope, actor=..., reason=...)`; test with `FlagTestData`.
+OpenFeature both ways (the `openfeature` extra): `CloudopsProvider` serves these flags to any OpenFeature client;
+`OpenFeatureFlagSource` routes from any OpenFeature provider (flagd, LaunchDarkly's, ...); docs/openfeature.md.
 The SQL store, the Redis bus and the LaunchDarkly backend are imported on first use (they pull in heavy packages).
 
 May import: nothing of ours.
@@ -59,6 +61,8 @@ from flags.testing import FlagTestData
 if TYPE_CHECKING:
     from flags.launchdarkly import LaunchDarklyFlagSource
     from flags.launchdarkly_export import to_launchdarkly_data
+    from flags.openfeature_provider import CloudopsProvider
+    from flags.openfeature_source import OpenFeatureFlagSource
     from flags.redis_bus import RedisChangeBus
     from flags.sql_store import SqlFlagStore
 
@@ -73,6 +77,7 @@ __all__ = [
     "CandidateOutcome",
     "Change",
     "ChangeAction",
+    "CloudopsProvider",
     "ChangeFeed",
     "ChangeNotifier",
     "ClientStatus",
@@ -94,6 +99,7 @@ __all__ = [
     "MemoryFlagStore",
     "MigrationStage",
     "NotFound",
+    "OpenFeatureFlagSource",
     "Property",
     "PropertyConflict",
     "ReasonKind",
@@ -112,6 +118,8 @@ __all__ = [
 _LAZY = {
     "LaunchDarklyFlagSource": "flags.launchdarkly",
     "to_launchdarkly_data": "flags.launchdarkly_export",
+    "CloudopsProvider": "flags.openfeature_provider",
+    "OpenFeatureFlagSource": "flags.openfeature_source",
     "RedisChangeBus": "flags.redis_bus",
     "SqlFlagStore": "flags.sql_store",
 }

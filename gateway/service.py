@@ -23,6 +23,7 @@ from gateway.task_json import compose, durable_view, legacy_view, waiting_view
 from router.config import RouterConfig
 from router.contract import CloudOperationRunner, Path
 from router.ownership import OwnershipStore
+from router.retention_values import DEFAULT_INTERVAL_S
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
 
@@ -51,7 +52,8 @@ class Gateway:
         owner_id: str | None = None,
         resources: Sequence[object] = (),
     ) -> None:
-        """`resources` are closed by `close()`, after the driver has stopped (the runner first)."""
+        """`resources` are closed by `close()`, in order, after the driver has stopped (a retention loop, then the
+        runner, first)."""
         settings = settings or GatewaySettings()
         self.settings = settings
         self.runner = runner
@@ -192,13 +194,18 @@ def _check_header(name: str, value: str | None, limit: int) -> None:
         )
 
 
-def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
-    """A Gateway over a RoutingRunner built from `config`, its tables in the same database."""
+def build_gateway(
+    config: RouterConfig, settings: GatewaySettings, *, retention_interval_s: float = DEFAULT_INTERVAL_S
+) -> Gateway:
+    """A Gateway over a RoutingRunner built from `config`, its tables in the same database. Each prunes its own
+    tables every `retention_interval_s` (unless its `retention` setting is `off`) until the gateway is closed."""
     from cloud.factory import open_provider
     from durable_runner.client import connect
+    from gateway.retention import gateway_retention_loop
     from gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
     from router.errors import ConfigurationError
     from router.factory import build_routing_runner, database_engine, temporal_settings
+    from router.metrics import RouterMetrics
     from router.ownership import SqlOwnership
 
     try:
@@ -207,7 +214,9 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
         raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
     engine = database_engine(config.database_url)  # one pool for the runner's tables and the gateway's
     # Upgrades a SQLite schema; checks any other one is at the newest.
-    runner = build_routing_runner(config, engine=engine)
+    metrics = RouterMetrics()
+    runner = build_routing_runner(config, engine=engine, metrics=metrics, retention_interval_s=retention_interval_s)
+    retention = gateway_retention_loop(engine, settings.retention_s, metrics, interval_s=retention_interval_s)
     temporal = temporal_settings(config)
     legacy = HttpLegacyTasks(config.legacy_url, timeout_s=settings.legacy_http_timeout_s)
     progress = TemporalProgress(lambda: connect(temporal), timeout_s=settings.progress_timeout_s)
@@ -220,5 +229,5 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
         accounts=CachedAccounts(reader, settings.accounts_ttl_s),
         settings=settings,
         legacy_poll_interval_s=config.legacy_poll_interval_s,
-        resources=(runner, legacy, progress, engine),
+        resources=(*([retention] if retention else []), runner, legacy, progress, engine),
     )

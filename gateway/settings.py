@@ -16,6 +16,7 @@ from typing import Any
 
 from router.config import read_document
 from router.errors import ConfigurationError
+from router.retention_values import DEFAULT_RETENTION, parse_retention
 
 __all__ = ["ENV_PREFIX", "GatewaySettings", "load_gateway_settings"]
 
@@ -24,8 +25,9 @@ ENV_PREFIX = "CLOUDOPS_GATEWAY_"
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
-    """`cloud` is the cloud whose accounts validate submissions (a `cloud.factory` spec); the rest pace the driver
-    and bound what a request may wait for."""
+    """`cloud` is the cloud whose accounts validate submissions (a `cloud.factory` spec); `retention` how long a
+    finished task is kept (`30d`, `12h`, or `off`: gateway/retention.py); the rest pace the driver and bound what a
+    request may wait for."""
 
     cloud: str = "http://127.0.0.1:7010"
     tick_s: float = 1.0
@@ -36,17 +38,29 @@ class GatewaySettings:
     legacy_http_timeout_s: float = 5.0
     max_body_bytes: int = 512 * 1024
     workers: int = 8
+    retention: str = DEFAULT_RETENTION
 
     def __post_init__(self) -> None:
+        parse_retention(self.retention, what="gateway setting 'retention'")
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "cloud" and (not math.isfinite(value) or value <= 0):  # nan <= 0 is False: test both
+            if f.name not in _NOT_NUMBERS and (not math.isfinite(value) or value <= 0):  # nan <= 0 is False: test both
                 raise ConfigurationError(
                     f"gateway setting {f.name!r} must be a finite number greater than 0 (got {value!r})"
                 )
 
+    @property
+    def retention_s(self) -> float | None:
+        """The retention in seconds, None when it is off."""
+        return parse_retention(self.retention, what="gateway setting 'retention'")
+
+
+_NOT_NUMBERS = frozenset({"cloud", "retention"})
+
 
 def _convert(name: str, raw: Any, kind: str, origin: str) -> Any:
+    if name == "retention":  # a duration or `off` (YAML reads a bare off as false): validated, `off` normalised
+        return "off" if parse_retention(raw, what=f"gateway setting {name!r}", origin=origin) is None else raw.strip()
     try:
         if kind == "int":
             if isinstance(raw, bool):

@@ -1,5 +1,5 @@
 """The gateway's SQL tables (SQLAlchemy Core), in the router's database. Schema owned by Alembic
-(migrations/versions/0004_gateway.py).
+(migrations/versions/0004_gateway.py, 0007_retention.py).
 
 - `gateway_tasks`: one row per gateway task: its clientRequestId (unique: the deduplication key), its state,
   the position of the operation in progress, and the lease of the gateway process driving it.
@@ -31,6 +31,8 @@ gateway_tasks = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+# Retention's sweep (gateway/retention.py): the oldest finished tasks first, a batch at a time, without a scan.
+sa.Index("ix_gateway_tasks_updated_at", gateway_tasks.c.updated_at)
 
 gateway_operations = sa.Table(
     "gateway_operations",

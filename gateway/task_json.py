@@ -18,6 +18,7 @@ from clouddriver_wire.results import exception_summary, own_results, plan_object
 from durable_runner.contract import Progress
 from gateway.model import ORCHESTRATION, Entry, GatewayTask, OpSpec, OpState, OpView, TaskState
 from router.contract import ErrorKind, OperationError, OperationResult
+from router.orca_outputs import own_result
 
 __all__ = [
     "INITIALIZING",
@@ -130,7 +131,8 @@ def exception_object(class_name: str, errors: Sequence[OperationError]) -> dict[
 def _result_objects(class_name: str, result: OperationResult) -> tuple[dict[str, Any], ...]:
     plan = [plan_object(result.plan, dry_run=False)] if result.plan is not None else []
     if result.succeeded:
-        own = [dict(result.outputs)] if result.outputs else []
+        own_object = own_result(result.outputs)  # outputs carry Orca's keys; the task carries the operation's own
+        own = [own_object] if own_object else []
         return (*own, *plan)  # the legacy executor's order: the operation's own object, then the plan
     return (*plan, exception_object(class_name, result.errors))
 

@@ -33,7 +33,14 @@ from router.contract import (
     format_handle,
     parse_handle,
 )
-from router.errors import ConfigurationError, OwnershipUnavailable, RouterError, RunnerUnavailable, UnknownHandle
+from router.errors import (
+    ConfigurationError,
+    OwnershipUnavailable,
+    RetentionUnavailable,
+    RouterError,
+    RunnerUnavailable,
+    UnknownHandle,
+)
 
 if TYPE_CHECKING:
     from router.durable import DurableRunner
@@ -59,6 +66,7 @@ __all__ = [
     "Path",
     "PathRunner",
     "ResultStatus",
+    "RetentionUnavailable",
     "RouteDecision",
     "RouterError",
     "RoutingRunner",

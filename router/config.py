@@ -14,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import yaml
 
 from router.errors import ConfigurationError
 from router.policy import DEFAULT_SHADOW_SAMPLE_PERCENT
-from router.routing_values import FallbackPolicy
+from router.retention_values import DEFAULT_RETENTION, parse_retention
+from router.routing_values import FallbackPolicy, FlagBackend
 
 __all__ = ["ENV_PREFIX", "RouterConfig", "load_config", "read_document"]
 
@@ -57,6 +59,14 @@ class RouterConfig:
     # their claim must be before it polls them (a live starter's own poll usually records them first).
     reconcile_interval_s: float = 60.0
     reconcile_grace_s: float = 300.0
+    flag_backend: FlagBackend = FlagBackend.SQL
+    # How long finished outcomes, comparisons and owners are kept (`30d`, `12h`, or `off`): router/retention.py.
+    retention: str = DEFAULT_RETENTION
+
+    @property
+    def retention_s(self) -> float | None:
+        """The retention in seconds, None when it is off; ConfigurationError if it is no valid retention."""
+        return parse_retention(self.retention, origin="the router's configuration")
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -93,10 +103,15 @@ def _in_range(name: str, value: float, origin: str) -> None:
 
 
 def _convert(name: str, raw: Any, annotation: str, origin: str) -> Any:
+    if name == "retention":  # a duration or `off`: validated here, kept as the user wrote it (`off` normalised)
+        return "off" if parse_retention(raw, what=f"setting {name!r}", origin=origin) is None else str(raw).strip()
     value = _parse(name, raw, annotation, origin)
     if isinstance(value, int | float) and not isinstance(value, bool):
         _in_range(name, value, origin)
     return value
+
+
+_CHOICES: dict[str, type[StrEnum]] = {"FallbackPolicy": FallbackPolicy, "FlagBackend": FlagBackend}
 
 
 def _parse(name: str, raw: Any, annotation: str, origin: str) -> Any:
@@ -120,11 +135,11 @@ def _parse(name: str, raw: Any, annotation: str, origin: str) -> Any:
             return int(raw)
         if annotation.startswith("float"):
             return float(raw)
-        if annotation == "FallbackPolicy":
-            return FallbackPolicy(str(raw))
+        if annotation in _CHOICES:
+            return _CHOICES[annotation](str(raw))
         return str(raw)
     except ValueError as exc:
-        accepted = ", ".join(p.value for p in FallbackPolicy) if annotation == "FallbackPolicy" else annotation
+        accepted = ", ".join(p.value for p in _CHOICES[annotation]) if annotation in _CHOICES else annotation
         raise ConfigurationError(f"setting {name!r} from {origin} is {raw!r}: expected {accepted} ({exc})") from None
 
 

@@ -97,6 +97,15 @@ class OperationRequest:
             "provider": self.provider,
         }
 
+    def operation_context(self) -> dict[str, Any]:
+        """The context as both paths run it: `credentials` from the request's account when the context names
+        none, as Orca's tasks put the stage's account there, so a caller that sets only the request's account gets
+        the same operation on either path."""
+        context = dict(self.context)
+        if "credentials" not in context and (self.account or context.get("account")):
+            context["credentials"] = self.account or context.get("account")
+        return context
+
     def to_json(self) -> dict[str, Any]:
         return {
             "operationId": self.operation_id,

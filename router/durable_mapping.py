@@ -27,6 +27,7 @@ from router.contract import (
     RunOptions,
     Timings,
 )
+from router.orca_outputs import orca_outputs
 
 __all__ = [
     "decision_in_memo",
@@ -43,7 +44,7 @@ def to_workflow_input(request: OperationRequest, options: RunOptions = DEFAULT_O
     return WorkflowInput(
         operation_id=request.operation_id,
         operation=request.operation,
-        stage_context=dict(request.context),
+        stage_context=request.operation_context(),
         provider=request.provider,
         application=request.application,
         stage_type=request.stage_type,
@@ -81,7 +82,7 @@ def to_operation_result(
         status=ResultStatus.SUCCEEDED if result.ok else ResultStatus.FAILED,
         path=Path.DURABLE,
         operation_id=result.operation_id or operation_id_of(workflow_id),
-        outputs=dict(result.outputs),
+        outputs=_outputs(result),
         errors=tuple(
             OperationError(kind=ErrorKind(e.kind.value), message=e.message, code=e.code, field=e.field)
             for e in result.errors
@@ -91,6 +92,14 @@ def to_operation_result(
         plan=result.plan,
         timings=timings,
     )
+
+
+def _outputs(result: WorkflowResult) -> dict[str, Any]:
+    """A succeeded workflow's result object with the keys Orca derives, exactly as LegacyRunner builds them."""
+    if not result.ok:
+        return dict(result.outputs)
+    own = [dict(result.outputs)] if result.outputs else []
+    return orca_outputs(own, result.plan, dry_run=result.dry_run)
 
 
 _CODES = {ErrorKind.INFRASTRUCTURE: "WorkflowFailed", ErrorKind.TIMEOUT: "ResultTimeout"}

@@ -6,6 +6,8 @@
     ├── UnknownHandle           `poll` got a handle no path knows (or a string that is no handle)
     ├── OwnershipUnavailable    the ownership store could not answer (its database is down); the router then
     │                           asks the durable path itself, and never lets the operation run twice
+    ├── RetentionUnavailable    a prune could not read or delete rows (its database is down, or not migrated);
+    │                           a background pass logs and counts it and tries again at its next pass
     └── ConfigurationError      the router's configuration is wrong; the message says which setting and why
 
 Expected outcomes (business and infrastructure failures of an operation) are never raised: they are
@@ -14,7 +16,14 @@ Expected outcomes (business and infrastructure failures of an operation) are nev
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "OwnershipUnavailable", "RouterError", "RunnerUnavailable", "UnknownHandle"]
+__all__ = [
+    "ConfigurationError",
+    "OwnershipUnavailable",
+    "RetentionUnavailable",
+    "RouterError",
+    "RunnerUnavailable",
+    "UnknownHandle",
+]
 
 
 class RouterError(Exception):
@@ -41,6 +50,10 @@ class UnknownHandle(RouterError):
 
 class OwnershipUnavailable(RouterError):
     """The ownership store could not read or record an operation's owner."""
+
+
+class RetentionUnavailable(RouterError):
+    """A prune could not read or delete rows: the message names the database and what to do."""
 
 
 class ConfigurationError(RouterError):

@@ -12,6 +12,7 @@ defaults expect, and any other one that is behind raises ConfigurationError sayi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -27,8 +28,16 @@ from router.metrics import RouterMetrics
 from router.ownership import SqlOwnership
 from router.reconciler import ReconcileSettings
 from router.records import BufferedRecorder, SqlRecordStore
-from router.routing import RoutingRunner
+from router.retention import router_rules
+from router.retention_loop import RetentionLoop
+from router.retention_sql import prune
+from router.retention_values import DEFAULT_INTERVAL_S, RetentionPolicy
+from router.routing import FlagSource, RoutingRunner
+from router.routing_values import FlagBackend
 from router.shadow import ShadowExecutor, ShadowSettings
+
+if TYPE_CHECKING:
+    from flags.openfeature_source import OpenFeatureFlagSource
 
 __all__ = ["build_routing_runner", "database_engine", "temporal_settings"]
 
@@ -78,16 +87,57 @@ def temporal_settings(config: RouterConfig) -> ConnectionSettings:
     )
 
 
+def flag_source(config: RouterConfig) -> FlagClient | OpenFeatureFlagSource:
+    """The router's flags, from the backend `config.flag_backend` names."""
+    if config.flag_backend is FlagBackend.OPENFEATURE:
+        try:
+            from openfeature import api
+
+            from flags.openfeature_source import OpenFeatureFlagSource
+        except ImportError as exc:
+            raise ConfigurationError(
+                "flag_backend is openfeature but the OpenFeature SDK is not installed: "
+                "pip install 'cloudops-toolkit[openfeature]'"
+            ) from exc
+        return OpenFeatureFlagSource(api.get_client("cloudops"))
+    return FlagClient.from_url(
+        config.database_url, redis_url=config.redis_url, poll_interval=config.flag_poll_interval_s
+    )
+
+
+def _retention_loop(
+    engine: sa.Engine, max_age_s: float | None, metrics: RouterMetrics, interval_s: float
+) -> RetentionLoop | None:
+    """The background prune of the router's tables; None when retention is `off`."""
+    if max_age_s is None:
+        return None
+    policy = RetentionPolicy(max_age_s)
+    return RetentionLoop(
+        lambda keep_going: prune(engine, policy, router_rules(), keep_going=keep_going),
+        metrics,
+        interval_s=interval_s,
+    )
+
+
 def build_routing_runner(
-    config: RouterConfig, *, metrics: RouterMetrics | None = None, engine: sa.Engine | None = None
+    config: RouterConfig,
+    *,
+    metrics: RouterMetrics | None = None,
+    engine: sa.Engine | None = None,
+    flags: FlagSource | None = None,
+    retention_interval_s: float = DEFAULT_INTERVAL_S,
 ) -> RoutingRunner:
     """A RoutingRunner wired to the services and stores `config` names; over `engine` when given (its caller
-    keeps and disposes it), else over an engine of its own for `config.database_url`."""
+    keeps and disposes it), else over an engine of its own for `config.database_url`; deciding from `flags` when
+    given (any FlagSource: an OpenFeatureFlagSource over a provider of the caller's), else from `flag_source`.
+    Unless `config.retention` is `off`, it prunes its tables every `retention_interval_s`
+    (router/retention_loop.py) until it is closed."""
     if config.durable_heartbeat_timeout_seconds < 1:
         raise ConfigurationError(
             f"durable_heartbeat_timeout_seconds is {config.durable_heartbeat_timeout_seconds}: it must be at least "
             "1 (seconds without a heartbeat before an activity attempt is retried on another worker)"
         )
+    retention_s = config.retention_s  # an invalid retention is refused before anything starts
     own_engine = engine is None
     engine = database_engine(config.database_url) if engine is None else engine
     _schema_ready(engine)
@@ -101,10 +151,11 @@ def build_routing_runner(
         retry_window_seconds=config.retry_window_seconds,
         heartbeat_timeout_seconds=config.durable_heartbeat_timeout_seconds,
     )
-    flags = FlagClient.from_url(
-        config.database_url, redis_url=config.redis_url, poll_interval=config.flag_poll_interval_s
-    )
+    own_flags = flag_source(config) if flags is None else None  # an injected source stays its caller's to close
+    flags = own_flags or flags
+    assert flags is not None
     recorder = BufferedRecorder(SqlRecordStore(engine), metrics)
+    retention = _retention_loop(engine, retention_s, metrics, retention_interval_s)
     shadow_settings = ShadowSettings(max_concurrency=config.shadow_max_concurrency, timeout_s=config.shadow_timeout_s)
     shadows = ShadowExecutor(
         shadow_settings,
@@ -122,7 +173,15 @@ def build_routing_runner(
         metrics=metrics,
         fallback=config.fallback,
         default_shadow_sample_percent=config.shadow_default_sample_percent,
-        resources=(shadows, recorder, flags, legacy, durable, *([engine] if own_engine else [])),
+        resources=(
+            *([retention] if retention else []),
+            shadows,
+            recorder,
+            *([own_flags] if own_flags else []),
+            legacy,
+            durable,
+            *([engine] if own_engine else []),
+        ),
     )
     router.start_reconciler(ReconcileSettings(config.reconcile_interval_s, config.reconcile_grace_s))
     return router

@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 
-from clouddriver_wire.results import own_results
+from clouddriver_wire.results import PLAN_TYPE, last_plan, own_results
 from router.contract import ErrorKind, OperationError, OperationRequest, RunOptions
 from router.legacy_monitor import message_of
+from router.orca_outputs import orca_outputs
 
 __all__ = [
     "DECISION_KEY",
@@ -53,9 +54,7 @@ def context_dry_run_error(request: OperationRequest, options: RunOptions) -> Ope
 
 def description(request: OperationRequest, options: RunOptions) -> dict[str, Any]:
     """The operation's description as the legacy service receives it."""
-    context = dict(request.context)
-    if "credentials" not in context and (request.account or context.get("account")):
-        context["credentials"] = request.account or context.get("account")
+    context = request.operation_context()
     if request.provider:
         context.setdefault("cloudProvider", request.provider)
     if options.dry_run:
@@ -84,20 +83,10 @@ def rejection_errors(operation: str, status: int, body: Any) -> tuple[OperationE
 
 
 def outputs_from_results(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The operation's own result objects merged, plus Orca's `deploy.server.groups` ({region: [names]})."""
-    own = own_results(results)
-    outputs: dict[str, Any] = {}
-    for obj in own:
-        outputs.update(obj)
-    groups: dict[str, list[str]] = {}
-    for obj in own:
-        for entry in obj.get("serverGroupNames") or ():
-            region, sep, name = str(entry).partition(":")
-            region, name = (region, name) if sep else ("region_missing", region)
-            groups.setdefault(region, []).append(name)
-    if groups:
-        outputs["deploy.server.groups"] = groups
-    return outputs
+    """A finished task's outputs from its result objects: the operation's own, plus the keys Orca derives
+    (`router.orca_outputs`, the one place both paths build them)."""
+    dry_run = any(r.get("type") == PLAN_TYPE and r.get("dryRun") is True for r in results)
+    return orca_outputs(own_results(results), last_plan(results), dry_run=dry_run)
 
 
 def json_of(response: httpx.Response) -> Any:

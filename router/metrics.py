@@ -6,11 +6,22 @@ in one process, or two tests, never share counters); `cloudops` serves the regis
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["RouterMetrics"]
+__all__ = ["MAX_FIELD_LABELS", "RouterMetrics", "field_label"]
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+MAX_FIELD_LABELS = 200  # distinct field labels per router; the rest count as "other" (Prometheus cardinality)
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def field_label(path: str) -> str:
+    """A differing field's path as a bounded label: list indexes dropped (`mutations[3].x` -> `mutations[].x`)."""
+    return _INDEX.sub("[]", path)
 
 
 class RouterMetrics:
@@ -50,6 +61,15 @@ class RouterMetrics:
             ["operation", "outcome"],
             registry=r,
         )
+        self.differing_fields = Counter(
+            "cloudops_router_differing_fields_total",
+            "Fields that differed in shadow comparisons, by operation, field path (indexes dropped; past "
+            f"{MAX_FIELD_LABELS} distinct paths, 'other') and whether an ignore rule hid the difference.",
+            ["operation", "field", "ignored"],
+            registry=r,
+        )
+        self._field_labels: set[str] = set()
+        self._field_lock = threading.Lock()
         self.shadows_skipped = Counter(
             "cloudops_router_shadows_skipped_total",
             "Shadow runs not started, by reason (concurrency cap, circuit open).",
@@ -81,12 +101,30 @@ class RouterMetrics:
             ["path"],
             registry=r,
         )
+        self.retention_deleted = Counter(
+            "cloudops_router_retention_deleted_total",
+            "Rows deleted by the background retention passes, by table.",
+            ["table"],
+            registry=r,
+        )
         self.internal_errors = Counter(
             "cloudops_router_internal_errors_total",
-            "Errors swallowed inside the router (shadow, compare, publish), by where they happened.",
+            "Errors swallowed inside the router (shadow, compare, publish, retention), by where they happened.",
             ["where"],
             registry=r,
         )
+
+    def count_differing_fields(self, operation: str, diffs: Iterable[tuple[str, bool]]) -> None:
+        """Count each (field path, ignored) of one comparison, keeping the field labels bounded."""
+        for path, ignored in diffs:
+            label = field_label(path)
+            with self._field_lock:
+                if label not in self._field_labels:
+                    if len(self._field_labels) >= MAX_FIELD_LABELS:
+                        label = "other"
+                    else:
+                        self._field_labels.add(label)
+            self.differing_fields.labels(operation, label, "true" if ignored else "false").inc()
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """Read one sample (for tests and reports); 0.0 when it was never set."""

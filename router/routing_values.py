@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["FallbackPolicy", "RouteBasis"]
+__all__ = ["FallbackPolicy", "FlagBackend", "RouteBasis"]
 
 
 class FallbackPolicy(StrEnum):
@@ -15,6 +15,13 @@ class FallbackPolicy(StrEnum):
 
     LEGACY = "legacy"
     FAIL = "fail"
+
+
+class FlagBackend(StrEnum):
+    """Where the router's flags come from."""
+
+    SQL = "sql"  # our own store (flags.FlagClient over the database, Redis push when configured)
+    OPENFEATURE = "openfeature"  # whatever provider the process registered with OpenFeature's API (flagd, ...)
 
 
 class RouteBasis(StrEnum):

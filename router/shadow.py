@@ -165,6 +165,9 @@ class ShadowExecutor:
                 request.operation, control, observed, now=datetime.now(UTC), rules=self._ignore_rules()
             )
             self._metrics.comparisons.labels(request.operation, comparison.outcome.value).inc()
+            self._metrics.count_differing_fields(
+                request.operation, ((d.path, d.ignored_by is not None) for d in comparison.diffs)
+            )
             self._publish(ShadowRecord(request, control, observed, comparison, datetime.now(UTC)))
         except Exception:
             self._metrics.internal_errors.labels("shadow_compare_publish").inc()

@@ -4,6 +4,11 @@ As Clouddriver's AWS clone (`CopyLastAsgAtomicOperation`): the source is `source
 serverGroupName|asgName}`; application, stack and detail default to the source's (an empty value means "the
 source's", as Groovy's elvis operator reads it); the new group goes to the target cluster's next sequence, in the
 context's regions or else the source's region; `source.useSourceCapacity` keeps the source's capacity.
+
+Without a complete source (region and name) an AWS clone copies, in each region of `availabilityZones`, the latest
+group of the target cluster there, as `CopyLastAsgAtomicOperation` does ("Looking up last ASG in <region> for
+<cluster>"; its converter spec's input has no source at all). Clouddriver deploys from the description alone when
+the cluster has no group in a region; the catalogue fails such a clone with NotFound instead.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from cloud.catalogue.deploy import choose_name, read_cluster_parts, read_rollback
+from cloud.catalogue.errors import ErrorCode
 from cloud.catalogue.fields import Fields
-from cloud.catalogue.naming import parse_server_group_name
+from cloud.catalogue.naming import cluster_name, parse_server_group_name
 from cloud.catalogue.operation import Location, OperationName, WorldRef
 from cloud.catalogue.outputs import deployment_result
 from cloud.catalogue.readers import (
@@ -61,7 +67,7 @@ class CloneServerGroup:
     provider: str
     account: str
     application: str
-    source: CloneSource
+    source: CloneSource | None
     stack: str = ""
     detail: str = ""
     location: Location | None = None
@@ -72,12 +78,19 @@ class CloneServerGroup:
     tags: Mapping[str, str] | None = None
     settings: Mapping[str, JSON] = field(default_factory=dict)
     compensate_on_failure: bool = False
+    use_source_capacity: bool = False  # without a source: keep each copied group's capacity
 
     @property
     def regions(self) -> tuple[str, ...]:
-        return self.location.regions if self.location is not None else (self.source.region,)
+        if self.location is not None:
+            return self.location.regions
+        return (self.source.region,) if self.source is not None else ()
 
     def world_refs(self) -> tuple[WorldRef, ...]:
+        if self.source is None:
+            location = self.location or Location("availabilityZones")
+            account, provider = self.account, self.provider
+            return tuple(WorldRef(account, "credentials", provider, r, location.region_path(r)) for r in self.regions)
         source = WorldRef(self.source.account, "source.account", self.provider, self.source.region, "source.region")
         if self.location is None:
             return (source, WorldRef(self.account, "credentials", self.provider, self.source.region, "source.region"))
@@ -87,21 +100,14 @@ class CloneServerGroup:
         )
 
     def plan(self, reader: CloudReader) -> Plan:
-        src = self.source
-        group = reader.describe_server_group(src.account, src.region, src.server_group_name)
-        if group is None:
-            raise NotFound(
-                f"clone source {src.server_group_name} not found in {src.account}/{src.region}",
-                account=src.account,
-                region=src.region,
-                target=src.server_group_name,
-            )
-        names = parse_server_group_name(src.server_group_name)
-        stack, detail = self.stack or names.stack, self.detail or names.detail
+        sources = self._sources(reader)
         mutations: list[Mutation] = []
         existing: dict[str, JSON] = {}
         latest: dict[str, JSON] = {}
         for step, region in enumerate(self.regions):
+            group = sources[region]
+            names = parse_server_group_name(group.name)
+            stack, detail = self.stack or names.stack, self.detail or names.detail
             chosen = choose_name(reader, self.account, region, self.application, stack, detail)
             existing[region] = list(chosen.existing)
             if chosen.latest is not None:
@@ -118,18 +124,48 @@ class CloneServerGroup:
                     wait_for_healthy=True,
                 )
             )
-        facts: dict[str, JSON] = {
-            "existingServerGroups": existing,
-            "latestServerGroups": latest,
-            "source": _source_facts(group),
-        }
+        facts: dict[str, JSON] = {"existingServerGroups": existing, "latestServerGroups": latest}
+        if self.source is not None:
+            facts["source"] = _source_facts(sources[self.regions[0]])
+        else:
+            facts["sources"] = {region: _source_facts(group) for region, group in sources.items()}
         return Plan(self.name.value, tuple(mutations), self.compensate_on_failure, facts)
+
+    def _sources(self, reader: CloudReader) -> dict[str, ServerGroup]:
+        """The group each region's copy is made from: the named source, else the target cluster's latest there."""
+        src = self.source
+        if src is not None:
+            group = reader.describe_server_group(src.account, src.region, src.server_group_name)
+            if group is None:
+                raise NotFound(
+                    f"clone source {src.server_group_name} not found in {src.account}/{src.region}",
+                    account=src.account,
+                    region=src.region,
+                    target=src.server_group_name,
+                )
+            return dict.fromkeys(self.regions, group)
+        found: dict[str, ServerGroup] = {}
+        for region in self.regions:
+            chosen = choose_name(reader, self.account, region, self.application, self.stack, self.detail)
+            group = reader.describe_server_group(self.account, region, chosen.latest) if chosen.latest else None
+            if group is None:
+                cluster = cluster_name(self.application, self.stack, self.detail)
+                raise NotFound(
+                    f"cloneServerGroup names no source and cluster {cluster} has no server group in "
+                    f"{self.account}/{region} to copy: name a source {{account, region, serverGroupName}}",
+                    account=self.account,
+                    region=region,
+                    target=cluster,
+                )
+            found[region] = group
+        return found
 
     def _spec(self, name: str, region: str, group: ServerGroup) -> ServerGroupSpec:
         zones = self.location.zones.get(region, ()) if self.location is not None else ()
-        if not zones and region == self.source.region:
+        source_region = self.source.region if self.source is not None else region
+        if not zones and region == source_region:
             zones = group.zones
-        use_source = self.source.use_source_capacity or self.capacity is None
+        use_source = self.use_source_capacity if self.source is None else self.source.use_source_capacity
         return ServerGroupSpec(
             name=name,
             capacity=group.capacity if use_source or self.capacity is None else self.capacity,
@@ -150,7 +186,7 @@ class CloneServerGroup:
             "provider": self.provider,
             "account": self.account,
             "application": self.application,
-            "source": self.source.to_json(),
+            "source": self.source.to_json() if self.source is not None else None,
             "stack": self.stack,
             "detail": self.detail,
             "location": self.location.to_json() if self.location is not None else None,
@@ -173,7 +209,7 @@ def _source_facts(group: ServerGroup) -> dict[str, JSON]:
 def parse_clone(f: Fields, provider: str, account: str | None) -> CloneServerGroup | None:
     """A CloneServerGroup from a clone context, or None with the problems in `f.errors`."""
     before = len(f.errors)
-    source = _read_source(f, account)
+    source = _read_source(f, account, provider)
     moniker = f.obj("moniker")
     app_from, app_key = (moniker, "app") if moniker is not None and moniker.has("app") else (f, "application")
     application = read_name_part(app_from, app_key, "application")
@@ -188,7 +224,18 @@ def parse_clone(f: Fields, provider: str, account: str | None) -> CloneServerGro
     tags = f.string_map("tags") if provider == "aws" else None
     settings = read_settings(f, provider)
     compensate = read_rollback(f)
-    if len(f.errors) != before or not account or source is None or not application:
+    if _copies_latest(f, provider):
+        if location is None or location.key != "availabilityZones":
+            message = (
+                f"'{f.path('availabilityZones')}' is required when there is no source {{region, serverGroupName}}: "
+                "name the regions to copy the cluster's latest server group in"
+            )
+            f.fail("availabilityZones", message, ErrorCode.REQUIRED)
+        if not application:
+            f.missing("application", "name the application whose cluster's latest server group is copied")
+    elif source is None:
+        return None
+    if len(f.errors) != before or not account or not application:
         return None
     return CloneServerGroup(
         provider=provider,
@@ -205,10 +252,26 @@ def parse_clone(f: Fields, provider: str, account: str | None) -> CloneServerGro
         tags=tags,
         settings=settings,
         compensate_on_failure=compensate,
+        use_source_capacity=_source_capacity(f.raw("source")),
     )
 
 
-def _read_source(f: Fields, account: str | None) -> CloneSource | None:
+def _copies_latest(f: Fields, provider: str) -> bool:
+    """No source, or one without its region or name: CopyLastAsgAtomicOperation then copies the target cluster's
+    latest group (AWS only)."""
+    source = f.raw("source")
+    if provider != "aws" or (source is not None and not isinstance(source, Mapping)):
+        return False
+    return source is None or not source.get("region") or not (source.get("serverGroupName") or source.get("asgName"))
+
+
+def _source_capacity(source: object) -> bool:
+    return isinstance(source, Mapping) and source.get("useSourceCapacity") is True
+
+
+def _read_source(f: Fields, account: str | None, provider: str) -> CloneSource | None:
+    if _copies_latest(f, provider):
+        return None  # the cluster's latest group is copied (see the module doc)
     s = f.obj("source", required=True, hint="name the group to copy: {account, region, serverGroupName}")
     if s is None:
         return None

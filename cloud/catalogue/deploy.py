@@ -1,8 +1,8 @@
 """createServerGroup: a new server group in the next free slot of its cluster, in each region asked for.
 
 Parsed from the deploy context Orca sends (CD `BasicAmazonDeployDescription` / `TitusDeployDescription`): the
-cluster from `application`, `stack`, `freeFormDetails` (or `moniker`), where from `availabilityZones`,
-`regions` or `region`, the image from `amiName` (AWS) or `imageId` (Titus), provider-specific settings as JSON.
+cluster from `application`, `stack`, `freeFormDetails` (or `moniker`), where from `availabilityZones` (AWS; Titus
+also `regions` or `region`), the image from `amiName` (AWS) or `imageId` (Titus), provider-specific settings as JSON.
 """
 
 from __future__ import annotations
@@ -167,6 +167,23 @@ class CreateServerGroup:
         }
 
 
+def _read_deploy_location(f: Fields, provider: str) -> Location | None:
+    """Titus deploys name a `region` (or the other keys); an AWS deploy reads its regions from `availabilityZones`
+    alone: `BasicAmazonDeployDescription` has no `region` or `regions` field, so its validator refuses a context
+    without `availabilityZones` (`basicAmazonDeployDescription.availabilityZones.empty`)."""
+    if provider != "aws" or f.has("availabilityZones"):
+        return read_location(f, DEPLOY_LOCATION)
+    named = [k for k in ("regions", "region") if f.has(k)]
+    hint = f"(it has {' and '.join(repr(k) for k in named)}, which Clouddriver's AWS deploy ignores)" if named else ""
+    message = (
+        f"'{f.path('availabilityZones')}' is required {hint}: name the regions and their zones, such as "
+        '{"us-east-1": ["us-east-1a"]}, or {"us-east-1": []} with a subnetType '
+        "(basicAmazonDeployDescription.availabilityZones.empty)"
+    )
+    f.fail("availabilityZones", " ".join(message.split()), ErrorCode.REQUIRED)
+    return None
+
+
 def parse_create(f: Fields, provider: str, account: str | None) -> CreateServerGroup | None:
     """A CreateServerGroup from a deploy context, or None with the problems in `f.errors`."""
     before = len(f.errors)
@@ -174,7 +191,7 @@ def parse_create(f: Fields, provider: str, account: str | None) -> CreateServerG
     app_from = moniker if moniker is not None and moniker.has("app") and not f.has("application") else f
     application = read_name_part(app_from, "application" if app_from is f else "app", "application", required=True)
     stack, detail = read_cluster_parts(f, moniker)
-    location = read_location(f, DEPLOY_LOCATION)
+    location = _read_deploy_location(f, provider)
     capacity = read_capacity(f)
     image_key = IMAGE_KEYS[provider]
     image = f.string(image_key, required=True, hint=f"name the {'AMI' if provider == 'aws' else 'container image'}")

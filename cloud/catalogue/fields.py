@@ -63,6 +63,12 @@ class Fields:
         """True when `key` is present with a non-null value."""
         return self.data.get(key) is not None
 
+    def truthy(self, key: str) -> bool:
+        """Groovy's truth for `key`, as Clouddriver's Groovy preprocessors test fields: null, "", [] and {} are
+        false (`serverGroupName: ""` beside an `asgName` means the asgName)."""
+        value = self.data.get(key)
+        return value is not None and value != "" and value != [] and value != {}
+
     def raw(self, key: str) -> Any:
         return self.data.get(key)
 

@@ -25,6 +25,9 @@ from cloud.provider import CloudReader
 
 __all__ = ["DeleteLoadBalancer", "UpsertLoadBalancer", "parse_delete_load_balancer", "parse_upsert_load_balancer"]
 
+DELETE_LOCATION = ("regions", "availabilityZones", "region")
+"""A delete names `regions` (`DeleteAmazonLoadBalancerDescription.regions`), so a missing location is reported there."""
+
 PROTOCOLS = ("HTTP", "HTTPS", "TCP", "SSL")
 _LB_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?")
 _HEALTH_CHECK = re.compile(r"(HTTP|HTTPS|TCP|SSL):([0-9]{1,5})(/\S*)?")
@@ -239,7 +242,7 @@ def parse_delete_load_balancer(f: Fields, provider: str, account: str | None) ->
     """A DeleteLoadBalancer, or None with the problems in `f.errors`."""
     before = len(f.errors)
     name = _read_name(f, "loadBalancerName" if f.has("loadBalancerName") or not f.has("name") else "name")
-    location = read_location(f, DEPLOY_LOCATION)
+    location = read_location(f, DELETE_LOCATION)
     application = read_application(f, *([name] if name else []))
     if len(f.errors) != before or not account or name is None or location is None or application is None:
         return None

@@ -2,7 +2,8 @@
 
 Each follows the conventions Orca and Clouddriver use (see the reference note, section 4): the account in
 `credentials` (AWS also accepts `account`), location as `region`, `regions` or `availabilityZones`,
-`serverGroupName` (legacy `asgName`), `capacity {min,max,desired}`, `moniker {app,stack,detail,...}`.
+`serverGroupName` (legacy `asgName`; which groups an operation on existing groups acts on is
+`cloud.catalogue.targets`), `capacity {min,max,desired}`, `moniker {app,stack,detail,...}`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from cloud.model import Capacity
 
 __all__ = [
     "DEPLOY_LOCATION",
-    "TARGET_LOCATION",
     "read_account",
     "read_application",
     "read_capacity",
@@ -28,12 +28,12 @@ __all__ = [
 
 DEPLOY_LOCATION = ("availabilityZones", "regions", "region")
 """Deploys and load balancers name zones; `availabilityZones` wins when a forwarded context has several keys."""
-TARGET_LOCATION = ("region", "regions", "availabilityZones")
-"""Operations on an existing group: Clouddriver's preprocessors take `region`, else `regions`."""
 
 
 def read_account(f: Fields, provider: str) -> str | None:
-    """The account from `credentials`; on AWS `account` stands in when `credentials` is absent (credentials wins)."""
+    """The account from `credentials`; on AWS `account` stands in when `credentials` is absent, and `credentials`
+    wins when both differ (clouddriver-aws `deploy/preprocessors/CredentialsAccountNormalizationPreProcessor.java`).
+    `accountName` alone names nothing: Clouddriver's converters read `credentials` only."""
     if provider == "aws" and not f.has("credentials") and f.has("account"):
         return f.string("account", required=True, hint="set credentials to the name of the account to act in")
     if provider != "aws" and not f.has("credentials") and f.has("account"):
@@ -136,7 +136,7 @@ def read_name_part(f: Fields, key: str, kind: str, *, required: bool = False) ->
 
 def read_server_group_name(f: Fields, *, required: bool = True) -> str | None:
     """`serverGroupName` (or legacy `asgName`), which must be a Spinnaker server group name."""
-    key = "serverGroupName" if f.has("serverGroupName") or not f.has("asgName") else "asgName"
+    key = "serverGroupName" if f.truthy("serverGroupName") or not f.truthy("asgName") else "asgName"
     name = f.string(key, required=required, hint="name the server group, such as myapp-main-v012")
     if name is None:
         return None

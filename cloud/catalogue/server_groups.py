@@ -1,9 +1,11 @@
-"""Operations on an existing server group: resize, enable, disable, destroy.
+"""Operations on existing server groups: resize, enable, disable, destroy.
 
-Parsed as Clouddriver's AWS preprocessors read them (`ResizeAsgDescriptionPreProcessor`,
-`LegacyToAsgsDescriptionPreProcessor`): `serverGroupName` (legacy `asgName`) in `region`, else in each of
-`regions`; the application from `application`, `moniker.app`, else the name itself. Planning reads the group in
-each region and raises NotFound when it is missing.
+Which groups, in which regions, is read once for all four by `cloud.catalogue.targets` (Clouddriver's
+`LegacyToAsgsDescriptionPreProcessor` and `ResizeAsgDescriptionPreProcessor`: `asgs`, else `serverGroupName` /
+`asgName` in `region` or each of `regions`); the application from `application`, `moniker.app`, else the first
+group's name. Planning reads each group and raises NotFound when one is missing; a resize fills the capacity values
+it does not name from the group's own, and refuses what AWS would (min above max, desired outside them) or what its
+`constraints.capacity` forbids (`ResizeAsgAtomicOperation.validateConstraints`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from cloud.catalogue.fields import Fields
-from cloud.catalogue.operation import Location, OperationName, WorldRef
+from cloud.catalogue.operation import OperationName, WorldRef
 from cloud.catalogue.outputs import check_results
-from cloud.catalogue.readers import (
-    TARGET_LOCATION,
-    read_application,
-    read_capacity,
-    read_location,
-    read_server_group_name,
-)
-from cloud.errors import NotFound
-from cloud.model import JSON, Capacity
+from cloud.catalogue.readers import read_application
+from cloud.catalogue.targets import CapacityChange, Target, read_targets
+from cloud.errors import InvalidRequest, NotFound
+from cloud.model import JSON, Capacity, ServerGroup
 from cloud.plan import Mutation, MutationKind, Plan
 from cloud.provider import CloudReader
 
@@ -39,7 +36,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class _TargetOperation:
-    """One mutation per region on the server group `server_group_name`."""
+    """One mutation per target: a server group in a region."""
 
     name: ClassVar[OperationName]
     expects_result: ClassVar[bool] = False
@@ -49,43 +46,53 @@ class _TargetOperation:
     provider: str
     account: str
     application: str
-    server_group_name: str
-    location: Location
+    targets: tuple[Target, ...]
+
+    @property
+    def server_group_name(self) -> str:
+        """The first target's group (Orca's `serverGroupName`; every target's, unless `asgs` named several)."""
+        return self.targets[0].server_group_name
 
     @property
     def regions(self) -> tuple[str, ...]:
-        return self.location.regions
+        return tuple(sorted({t.region for t in self.targets}))
 
     def world_refs(self) -> tuple[WorldRef, ...]:
         return tuple(
-            WorldRef(self.account, "credentials", self.provider, r, self.location.region_path(r)) for r in self.regions
+            WorldRef(self.account, "credentials", self.provider, t.region, t.region_path) for t in self.targets
         )
 
-    def params(self) -> dict[str, JSON]:
+    def params(self, target: Target, group: ServerGroup) -> dict[str, JSON] | None:
+        """The mutation's parameters for `target`, or None to leave it alone."""
         return {}
 
     def plan(self, reader: CloudReader) -> Plan:
         mutations: list[Mutation] = []
         current: dict[str, JSON] = {}
-        for step, region in enumerate(self.regions):
-            group = reader.describe_server_group(self.account, region, self.server_group_name)
+        for target in self.targets:
+            region, name = target.region, target.server_group_name
+            group = reader.describe_server_group(self.account, region, name)
             if group is None:
                 raise NotFound(
-                    f"server group {self.server_group_name} not found in {self.account}/{region}: "
+                    f"server group {name} not found in {self.account}/{region}: "
                     f"{self.name.value} needs an existing group",
                     account=self.account,
                     region=region,
-                    target=self.server_group_name,
+                    target=name,
                 )
-            current[region] = {"capacity": group.capacity.to_json(), "disabled": group.disabled, "image": group.image}
+            state = {"capacity": group.capacity.to_json(), "disabled": group.disabled, "image": group.image}
+            current[region if len(self.targets) == len(self.regions) else f"{region}:{name}"] = state
+            params = self.params(target, group)
+            if params is None:
+                continue
             mutations.append(
                 Mutation(
-                    step=step,
+                    step=len(mutations),
                     kind=self.kind,
                     account=self.account,
                     region=region,
-                    target=self.server_group_name,
-                    params=self.params(),
+                    target=name,
+                    params=params,
                     wait_for_healthy=self.waits,
                 )
             )
@@ -103,6 +110,7 @@ class _TargetOperation:
             "application": self.application,
             "serverGroupName": self.server_group_name,
             "regions": list(self.regions),
+            "targets": [t.to_json() for t in self.targets],
         }
 
 
@@ -126,19 +134,49 @@ class DestroyServerGroup(_TargetOperation):
 
 @dataclass(frozen=True, slots=True)
 class ResizeServerGroup(_TargetOperation):
-    """Set the group's capacity in each region, then wait until the desired instances are healthy."""
+    """Set each target's capacity, then wait until its desired instances are healthy."""
 
     name: ClassVar[OperationName] = OperationName.RESIZE_SERVER_GROUP
     kind: ClassVar[MutationKind] = MutationKind.RESIZE_SERVER_GROUP
     waits: ClassVar[bool] = True
 
-    capacity: Capacity
+    @property
+    def capacity(self) -> Capacity | None:
+        """The first target's capacity when it names all of min, max and desired."""
+        change = self.targets[0].capacity
+        return change.complete() if change is not None else None
 
-    def params(self) -> dict[str, JSON]:
-        return {"capacity": self.capacity.to_json()}
+    def params(self, target: Target, group: ServerGroup) -> dict[str, JSON] | None:
+        change = target.capacity or CapacityChange()
+        if change.empty:
+            return None  # ResizeAsgAtomicOperation: "Skipping resize ..., at least one field ... needs to be non-null"
+        _check_constraints(target, group)
+        wanted = change.applied_to(group.capacity)
+        if not wanted.min <= wanted.desired <= wanted.max:
+            raise InvalidRequest(
+                f"resizing {target.server_group_name} in {self.account}/{target.region} to {change.to_json()} "
+                f"from {group.capacity.to_json()} gives min {wanted.min}, desired {wanted.desired}, max {wanted.max}: "
+                "desired must be within min..max (AWS refuses it); name all three values",
+                account=self.account,
+                region=target.region,
+                target=target.server_group_name,
+            )
+        return {"capacity": wanted.to_json()}
 
-    def to_json(self) -> dict[str, JSON]:
-        return {**_TargetOperation.to_json(self), "capacity": self.capacity.to_json()}
+
+def _check_constraints(target: Target, group: ServerGroup) -> None:
+    """`constraints.capacity`: the values the group must have now, or the resize fails (as Clouddriver's does)."""
+    if target.constraints is None or target.constraints.empty:
+        return
+    expected = target.constraints.to_json()
+    was = group.capacity.to_json()
+    if any(was.get(k) != v for k, v in expected.items()):
+        raise InvalidRequest(
+            f"Expected capacity constraint violated (expected: {expected}, was: {was}) for "
+            f"{target.server_group_name} in {target.region}",
+            region=target.region,
+            target=target.server_group_name,
+        )
 
 
 _TARGETS: dict[OperationName, type[_TargetOperation]] = {
@@ -148,31 +186,26 @@ _TARGETS: dict[OperationName, type[_TargetOperation]] = {
 }
 
 
-def _read_common(f: Fields, account: str | None) -> tuple[str, str, Location] | None:
-    name = read_server_group_name(f)
-    location = read_location(f, TARGET_LOCATION)
-    application = read_application(f, *([name] if name else []))
-    if not account or name is None or location is None or application is None:
+def _read(f: Fields, provider: str, account: str | None, resize: bool) -> tuple[str, tuple[Target, ...]] | None:
+    before = len(f.errors)
+    targets = read_targets(f, provider, resize=resize)
+    application = read_application(f, *([targets[0].server_group_name] if targets else []))
+    if targets is None or application is None or len(f.errors) != before or not account:
         return None
-    return application, name, location
+    return application, targets
 
 
 def parse_target(operation: OperationName, f: Fields, provider: str, account: str | None) -> _TargetOperation | None:
     """An enable/disable/destroy operation, or None with the problems in `f.errors`."""
-    before = len(f.errors)
-    common = _read_common(f, account)
-    if common is None or len(f.errors) != before or not account:
+    read = _read(f, provider, account, resize=False)
+    if read is None or not account:
         return None
-    application, name, location = common
-    return _TARGETS[operation](provider, account, application, name, location)
+    return _TARGETS[operation](provider, account, *read)
 
 
 def parse_resize(f: Fields, provider: str, account: str | None) -> ResizeServerGroup | None:
     """A ResizeServerGroup, or None with the problems in `f.errors`."""
-    before = len(f.errors)
-    common = _read_common(f, account)
-    capacity = read_capacity(f)
-    if common is None or capacity is None or len(f.errors) != before or not account:
+    read = _read(f, provider, account, resize=True)
+    if read is None or not account:
         return None
-    application, name, location = common
-    return ResizeServerGroup(provider, account, application, name, location, capacity)
+    return ResizeServerGroup(provider, account, *read)

@@ -64,9 +64,13 @@ class Rate(_FloatType):
 
 
 class Duration(_FloatType):
-    """A duration such as `90s`, `10m`, `24h` or `7d`, as seconds; at most 100 years."""
+    """A duration such as `90s`, `10m`, `24h` or `7d`, as seconds; at most 100 years. `positive` refuses zero,
+    for the options where a zero means something nobody wants (`db prune --older-than 0d` deletes every row)."""
 
     name = "duration"
+
+    def __init__(self, positive: bool = False) -> None:
+        self.positive = positive
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, float):
@@ -80,6 +84,8 @@ class Duration(_FloatType):
             self.fail(
                 f"{value!r} is not a duration: use a number with a unit s, m, h or d (30s, 10m, 24h, 7d).", param, ctx
             )
+        if self.positive and seconds <= 0:
+            self.fail(f"{value!r} is no time at all: give a duration above zero, such as 30d.", param, ctx)
         if seconds > _LONGEST_S:
             self.fail(f"{value!r} is too long: give at most {int(_LONGEST_S // 86_400)}d.", param, ctx)
         return seconds

@@ -1,5 +1,6 @@
-"""`cloudops report`: the shadow-run report (per operation, provider, account and application) as HTML, Markdown
-or JSON, with a ready / hold / roll back verdict per scope from the guarded rollout's own gates."""
+"""`cloudops report`: the shadow-run report as HTML, Markdown or JSON: a ready / hold / roll back verdict per flag
+scope in use (the scopes stage properties and rollouts name) from the guarded rollout's own gates, with the
+breakdown per operation, provider, account and application under each."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def command(
     from cloudops.paths import default_database_url
     from cloudops.report import ReportFormat, ReportUnavailable, build_report, render
     from cloudops.report.database import DatabaseUnavailable, open_flag_store
+    from flags import STAGE_KEY, FlagError
     from rollouts.gates import Thresholds
 
     overrides: dict[str, float | int] = {}
@@ -86,9 +88,15 @@ def command(
         raise click.ClickException(str(exc)) from exc
     try:
         now = datetime.now(UTC)
-        report = build_report(store.engine, since=now - timedelta(seconds=since), until=now, thresholds=thresholds)
-    except ReportUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
+        report = build_report(
+            store.engine,
+            since=now - timedelta(seconds=since),
+            until=now,
+            thresholds=thresholds,
+            properties=store.list_properties(STAGE_KEY),
+        )
+    except (ReportUnavailable, FlagError) as exc:
+        raise click.ClickException(getattr(exc, "message", None) or str(exc)) from exc
     finally:
         store.close()
     text = render(report, ReportFormat(fmt))
@@ -100,5 +108,12 @@ def command(
             handle.write(text)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
-    counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in report.verdict_counts().items())
-    click.echo(f"wrote {out}: {len(report.scopes)} scopes ({counts})", err=True)
+
+    def counts(found: dict[str, int]) -> str:
+        return ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in found.items())
+
+    click.echo(
+        f"wrote {out}: {len(report.flag_scopes)} flag scopes ({counts(report.verdict_counts())}); "
+        f"{len(report.scopes)} breakdown rows ({counts(report.breakdown_counts())})",
+        err=True,
+    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cloudops.commands._input import FiniteFloat
+from cloudops.commands._temporal import connection_options
+
+if TYPE_CHECKING:
+    from durable_runner.client import ConnectionSettings
 
 __all__ = ["command"]
 
@@ -14,18 +18,7 @@ __all__ = ["command"]
 @click.command(context_settings={"show_default": True})
 @click.option("--cloud", "cloud_spec", default="http://127.0.0.1:7010", help="The cloud to act on (see cloud.factory).")
 @click.option("--task-queue", default="cloudops-operations", help="Task queue to poll.")
-@click.option("--address", default=None, help="Temporal host:port [env TEMPORAL_ADDRESS, else localhost:7233].")
-@click.option("--namespace", default=None, help="Temporal namespace [env TEMPORAL_NAMESPACE, else default].")
-@click.option("--api-key", default=None, help="API key (Temporal Cloud); turns TLS on [env TEMPORAL_API_KEY].")
-@click.option("--tls/--no-tls", default=None, help="Force TLS on or off [default: on with an API key or certs].")
-@click.option("--tls-cert", type=click.Path(path_type=Path), default=None, help="Client certificate (mTLS), PEM.")
-@click.option("--tls-key", type=click.Path(path_type=Path), default=None, help="Client private key (mTLS), PEM.")
-@click.option("--tls-ca", type=click.Path(path_type=Path), default=None, help="Server root CA certificate, PEM.")
-@click.option("--tls-server-name", default=None, help="Server name to verify (SNI override).")
-@click.option("--profile", default=None, help="Profile in the Temporal config file [env TEMPORAL_PROFILE].")
-@click.option(
-    "--config-file", type=click.Path(path_type=Path), default=None, help="Temporal TOML config [TEMPORAL_CONFIG_FILE]."
-)
+@connection_options
 @click.option("--identity", default=None, help="Worker identity shown in Temporal's UI.")
 @click.option("--metrics-bind", default=None, help="Serve Prometheus metrics at host:port, e.g. 127.0.0.1:9464.")
 @click.option("--max-concurrent-activities", type=click.IntRange(1), default=50, help="Activity slots (threads).")
@@ -77,16 +70,7 @@ __all__ = ["command"]
 def command(
     cloud_spec: str,
     task_queue: str,
-    address: str | None,
-    namespace: str | None,
-    api_key: str | None,
-    tls: bool | None,
-    tls_cert: Path | None,
-    tls_key: Path | None,
-    tls_ca: Path | None,
-    tls_server_name: str | None,
-    profile: str | None,
-    config_file: Path | None,
+    connection: ConnectionSettings,
     identity: str | None,
     metrics_bind: str | None,
     max_concurrent_activities: int,
@@ -114,23 +98,10 @@ def command(
 
     from cloud.errors import CloudError
     from cloud.factory import open_provider
-    from durable_runner.client import ConnectionSettings
     from durable_runner.errors import DurableError
     from durable_runner.worker import WorkerTuning, run_worker
 
-    settings = ConnectionSettings(
-        address=address,
-        namespace=namespace,
-        api_key=api_key,
-        tls=tls,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        tls_ca=tls_ca,
-        tls_server_name=tls_server_name,
-        profile=profile,
-        config_file=config_file,
-        identity=identity,
-    )
+    settings = connection.with_overrides(identity=identity)
     tuning = WorkerTuning(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,

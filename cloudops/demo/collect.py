@@ -56,20 +56,29 @@ class ReportFacts:
     fallbacks: int = 0
     moves: Mapping[str, int] = field(default_factory=dict)
     problem: str = ""
+    verdicts: Mapping[str, int] = field(default_factory=dict)  # per flag scope in use, as the rollouts judge
+    disagreements: tuple[str, ...] = ()  # where the report's verdict differs from where a rollout ended, and why
 
 
 def write_report(database_url: str, *, since: datetime, thresholds: Thresholds, path: Path) -> ReportFacts:
     """Build the report of everything recorded since `since`, write it as HTML to `path`, and keep its totals."""
     from cloudops.report import ReportFormat, ReportUnavailable, build_report, render
     from cloudops.report.database import DatabaseUnavailable, open_flag_store
+    from flags import STAGE_KEY, FlagError
 
     try:
         store = open_flag_store(database_url)
     except DatabaseUnavailable as exc:
         return ReportFacts(None, problem=str(exc))
     try:
-        report = build_report(store.engine, since=since, until=datetime.now(UTC), thresholds=thresholds)
-    except ReportUnavailable as exc:
+        report = build_report(
+            store.engine,
+            since=since,
+            until=datetime.now(UTC),
+            thresholds=thresholds,
+            properties=store.list_properties(STAGE_KEY),
+        )
+    except (ReportUnavailable, FlagError) as exc:
         return ReportFacts(None, problem=str(exc))
     finally:
         store.close()
@@ -82,6 +91,8 @@ def write_report(database_url: str, *, since: datetime, thresholds: Thresholds, 
         comparisons=report.overall.comparisons.counts.to_json(),
         fallbacks=report.overall.legacy.fallbacks,
         moves={h.rollout.id: sum(1 for e in h.events if e.kind.value in _MOVES) for h in report.rollouts},
+        verdicts=report.verdict_counts(),
+        disagreements=tuple(f.disagreement for f in report.flag_scopes if f.disagreement),
     )
 
 
@@ -134,6 +145,7 @@ def build_summary(
         unshadowed=run.unshadowed,
         shadows_skipped=run.shadows_skipped,
         addresses=addresses,
+        report_verdicts=report.verdicts,
     )
-    notes = findings(summary) + ((f"no report: {report.problem}",) if report.problem else ())
+    notes = findings(summary) + report.disagreements + ((f"no report: {report.problem}",) if report.problem else ())
     return replace(summary, notes=notes)

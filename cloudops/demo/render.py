@@ -123,7 +123,9 @@ def render_text(s: DemoSummary) -> str:
         out += ["", *(f"- {n}" for n in s.notes)]
     out.append("")
     if s.report_path:
-        out.append(f"report:  {s.report_path}")
+        verdicts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in s.report_verdicts.items())
+        scopes = sum(s.report_verdicts.values())
+        out.append(f"report:  {s.report_path}" + (f"  ({scopes} flag scopes: {verdicts})" if scopes else ""))
     if s.console:
         out.append(f"console: {s.console.url}  (user {s.console.user}, password {s.console.password})")
     if "temporal-ui" in s.addresses:

@@ -211,6 +211,7 @@ class DemoSummary:
     shadows_skipped: Mapping[str, int] = field(default_factory=dict)
     addresses: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    report_verdicts: Mapping[str, int] = field(default_factory=dict)  # per flag scope in use
 
     @property
     def operations(self) -> int:
@@ -239,6 +240,7 @@ class DemoSummary:
             "cloud": self.cloud.to_json() if self.cloud else None,
             "stateDir": self.state_dir,
             "report": self.report_path,
+            "reportVerdicts": dict(self.report_verdicts),
             "console": self.console.to_json() if self.console else None,
             "addresses": dict(self.addresses),
             "notes": list(self.notes),

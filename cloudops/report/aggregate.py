@@ -1,10 +1,13 @@
-"""From the router's SQL tables to a `Report`: per (operation, provider, account, application) statistics.
+"""From the router's SQL tables to a `Report`: per flag scope in use, and per (operation, provider, account,
+application) under it.
 
-Reads, through the router's read model (aggregated in SQL, latency samples bounded per scope), the outcomes
-per path (status, error kind, fallbacks, durations) and the comparisons (counts by outcome; the fields that
-differed in mismatched and ignored comparisons) inside [since, until], for each scope and for all of them
-together, and the rollouts that changed in that window with their timelines. The statistics themselves are
-`rollouts.stats`; the verdicts are `rollouts.gates` (see `cloudops.report.verdict`).
+The flag scopes are those the stage properties and the rollouts name (`cloudops.report.scopes`); each is read
+with the same filter a rollout's evidence uses and judged as a whole. Reads, through the router's read model
+(aggregated in SQL, latency samples bounded per scope), the outcomes per path (status, error kind, fallbacks,
+durations) and the comparisons (counts by outcome; the fields that differed in mismatched and ignored
+comparisons) inside [since, until], for each scope and for all of them together, and the rollouts that changed
+in that window with their timelines. The statistics themselves are `rollouts.stats`; the verdicts are
+`rollouts.gates` (see `cloudops.report.verdict`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,13 +26,15 @@ from cloudops.report.model import (
     ComparisonStats,
     DiffExample,
     FieldStat,
+    FlagScopeReport,
     Report,
     RolloutHistory,
     ScopeKey,
     ScopeReport,
 )
+from cloudops.report.scopes import covers, disagreement, scopes_in_use
 from cloudops.report.verdict import judge
-from flags.model import utc
+from flags.model import Property, utc
 from rollouts.errors import RolloutStoreUnavailable
 from rollouts.gates import ComparisonCounts, Evidence, PathSample, Thresholds
 from rollouts.store import RolloutStore
@@ -117,6 +122,35 @@ def _scope_report(key: ScopeKey | None, acc: _ScopeAcc, thresholds: Thresholds) 
     )
 
 
+def _flag_scopes(
+    engine: sa.Engine,
+    window: ReadWindow,
+    properties: Sequence[Property],
+    rollouts: Sequence[RolloutHistory],
+    breakdown: Sequence[ScopeKey],
+    thresholds: Thresholds,
+) -> tuple[FlagScopeReport, ...]:
+    """Each flag scope in use judged as a whole over `window`, with its rollout's thresholds when it has one."""
+    by_id = {h.rollout.id: h.rollout for h in rollouts}
+    found = []
+    for flag_scope in scopes_in_use(properties, (h.rollout for h in rollouts)):
+        scoped = ReadWindow(window.since, window.until, flag_scope.scope)
+        acc = _collect(engine, scoped, ()).get(_OVERALL, _ScopeAcc())
+        rollout = by_id.get(flag_scope.rollout_id or "")
+        th = rollout.plan.thresholds if rollout else thresholds
+        report = replace(_scope_report(None, acc, th), title=flag_scope.label())
+        found.append(
+            FlagScopeReport(
+                scope=flag_scope,
+                report=report,
+                thresholds_from=f"rollout {rollout.id}'s" if rollout else "the report's",
+                breakdown=tuple(k for k in breakdown if covers(flag_scope, k)),
+                disagreement=disagreement(rollout, report.verdict.verdict) if rollout else None,
+            )
+        )
+    return tuple(found)
+
+
 def _rollouts(engine: sa.Engine, since: datetime) -> tuple[tuple[RolloutHistory, ...], tuple[str, ...]]:
     store = RolloutStore(engine)
     try:
@@ -133,8 +167,11 @@ def build_report(
     until: datetime,
     thresholds: Thresholds | None = None,
     generated_at: datetime | None = None,
+    properties: Sequence[Property] = (),
 ) -> Report:
-    """The report of everything recorded in [since, until]. Raises ReportUnavailable when the tables are missing."""
+    """The report of everything recorded in [since, until], judged per flag scope in use: those of `properties`
+    (the stage key's, as the flag store lists them) and of the rollouts active in the window. Raises
+    ReportUnavailable when the tables are missing."""
     th = thresholds or Thresholds()
     since, until = utc(since), utc(until)
     window = ReadWindow(since, until)
@@ -142,6 +179,10 @@ def build_report(
     overall = _collect(engine, window, ()).get(_OVERALL, _ScopeAcc())
     reports: Sequence[ScopeReport] = [_scope_report(key, scopes[key], th) for key in sorted(scopes)]
     rollouts, notes = _rollouts(engine, since)
+    flag_scopes = _flag_scopes(engine, window, properties, rollouts, sorted(scopes), th)
+    covered = {k for f in flag_scopes for k in f.breakdown}
+    if not flag_scopes:
+        notes += ("no stage property or rollout names a scope: every operation ran at the default stage",)
     if not scopes:
         notes += (f"no operations or comparisons were recorded between {since.isoformat()} and {until.isoformat()}",)
     return Report(
@@ -154,4 +195,6 @@ def build_report(
         scopes=tuple(reports),
         rollouts=rollouts,
         notes=notes,
+        flag_scopes=flag_scopes,
+        unscoped=tuple(k for k in sorted(scopes) if k not in covered),
     )

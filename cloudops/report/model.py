@@ -1,12 +1,14 @@
 """The shadow-run report's values: per-scope statistics, the fields that differ most, verdicts and rollouts.
 
-A scope here is one (operation, provider, account, application) combination seen in the window; a path's
-statistics are the router's read model's `PathStats`. Every value is
-immutable and converts to JSON; the Markdown and HTML renderers read the same values the JSON shows.
+The scopes a report judges are the flag scopes in use (`FlagScope`: what a stage property or a rollout names,
+see `cloudops.report.scopes`); under each, the breakdown is by `ScopeKey`, one (operation, provider, account,
+application) combination seen in the window. A path's statistics are the router's read model's `PathStats`. Every
+value is immutable and converts to JSON; the Markdown and HTML renderers read the same values the JSON shows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +23,8 @@ __all__ = [
     "ComparisonStats",
     "DiffExample",
     "FieldStat",
+    "FlagScope",
+    "FlagScopeReport",
     "PathStats",
     "Report",
     "RolloutHistory",
@@ -139,16 +143,17 @@ class VerdictResult:
 
 @dataclass(frozen=True, slots=True)
 class ScopeReport:
-    key: ScopeKey | None  # None: every scope together
+    key: ScopeKey | None  # None: every scope together, or a flag scope (then `title` names it)
     legacy: PathStats
     durable: PathStats
     comparisons: ComparisonStats
     fields: tuple[FieldStat, ...]
     verdict: VerdictResult
+    title: str = ""
 
     @property
     def label(self) -> str:
-        return self.key.label() if self.key else "all scopes"
+        return self.title or (self.key.label() if self.key else "all scopes")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,6 +163,46 @@ class ScopeReport:
             "shadow": self.comparisons.to_json(),
             "topDiffFields": [f.to_json() for f in self.fields],
             "verdict": self.verdict.to_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FlagScope:
+    """A scope a stage property or a rollout names, with every source that names it."""
+
+    dimensions: tuple[tuple[str, str], ...]  # sorted (dimension, value) pairs; empty: everything
+    sources: tuple[str, ...] = ()
+    rollout_id: str | None = None  # the newest rollout of this scope, if any
+
+    @property
+    def scope(self) -> dict[str, str]:
+        return dict(self.dimensions)
+
+    def label(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.dimensions) or "everything (a global property)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scope": self.scope, "label": self.label(), "sources": list(self.sources), "rollout": self.rollout_id}
+
+
+@dataclass(frozen=True, slots=True)
+class FlagScopeReport:
+    """A flag scope judged as a whole over the report's window (with its rollout's thresholds when it has a
+    rollout), the breakdown rows inside it, and, when the verdict differs from where its rollout ended, why."""
+
+    scope: FlagScope
+    report: ScopeReport
+    thresholds_from: str  # "the report's" or "rollout <id>'s"
+    breakdown: tuple[ScopeKey, ...]
+    disagreement: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.scope.to_json(),
+            "thresholdsFrom": self.thresholds_from,
+            "evidence": self.report.to_json(),
+            "breakdown": [k.to_json() for k in self.breakdown],
+            "disagreement": self.disagreement,
         }
 
 
@@ -181,12 +226,16 @@ class Report:
     scopes: tuple[ScopeReport, ...]
     rollouts: tuple[RolloutHistory, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    flag_scopes: tuple[FlagScopeReport, ...] = ()
+    unscoped: tuple[ScopeKey, ...] = ()  # breakdown rows no flag scope covers: they ran at the default stage
 
     def verdict_counts(self) -> dict[str, int]:
-        counts = {v.value: 0 for v in ScopeVerdict}
-        for scope in self.scopes:
-            counts[scope.verdict.verdict.value] += 1
-        return counts
+        """Verdicts of the flag scopes in use: the scopes a decision is made on."""
+        return _count(f.report for f in self.flag_scopes)
+
+    def breakdown_counts(self) -> dict[str, int]:
+        """Verdicts of the finer rows (operation x provider x account x application), for reading under a scope."""
+        return _count(self.scopes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -197,8 +246,18 @@ class Report:
             "thresholds": self.thresholds.to_json(),
             "percentileMethod": "linear (Hyndman-Fan type 7)",
             "verdictCounts": self.verdict_counts(),
+            "breakdownVerdictCounts": self.breakdown_counts(),
+            "flagScopes": [f.to_json() for f in self.flag_scopes],
+            "unscoped": [k.to_json() for k in self.unscoped],
             "overall": self.overall.to_json(),
             "scopes": [s.to_json() for s in self.scopes],
             "rollouts": [r.to_json() for r in self.rollouts],
             "notes": list(self.notes),
         }
+
+
+def _count(scopes: Iterable[ScopeReport]) -> dict[str, int]:
+    counts = {v.value: 0 for v in ScopeVerdict}
+    for scope in scopes:
+        counts[scope.verdict.verdict.value] += 1
+    return counts

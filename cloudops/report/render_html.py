@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-from cloudops.report.model import FieldStat, PathStats, Report, RolloutHistory, ScopeReport
+from cloudops.report.model import FieldStat, FlagScopeReport, PathStats, Report, RolloutHistory, ScopeReport
 from cloudops.report.svg import failure_chart, latency_chart, shadow_chart
 from rollouts.gates import format_duration
 
@@ -137,28 +137,65 @@ def _scope(scope: ScopeReport, anchor: str) -> str:
     )
 
 
+_SUMMARY_HEADERS: tuple[str, ...] = ("scope", "legacy ops", "durable ops", "legacy fail", "durable fail")
+_SUMMARY_HEADERS += ("mismatch", "legacy p99", "durable p99", "verdict")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items())
+
+
+def _summary_row(s: ScopeReport, anchor: str) -> list[str]:
+    c = s.comparisons.counts
+    return [
+        f'<a href="#{_e(anchor)}">{_e(s.label)}</a>',
+        _e(s.legacy.total),
+        _e(s.durable.total),
+        _e(_pct(s.legacy.failure_interval.estimate) if s.legacy.total else "-"),
+        _e(_pct(s.durable.failure_interval.estimate) if s.durable.total else "-"),
+        _e(_pct(c.mismatch_rate) if c.mismatch_rate is not None else "-"),
+        _latency(s.legacy, "p99"),
+        _latency(s.durable, "p99"),
+        _badge(s.verdict.verdict.value, s.verdict.verdict.label),
+    ]
+
+
 def _summary(report: Report) -> str:
-    rows = []
-    for i, s in enumerate(report.scopes):
-        c = s.comparisons.counts
-        rows.append(
-            [
-                f'<a href="#scope-{i + 1}">{_e(s.label)}</a>',
-                _e(s.legacy.total),
-                _e(s.durable.total),
-                _e(_pct(s.legacy.failure_interval.estimate) if s.legacy.total else "-"),
-                _e(_pct(s.durable.failure_interval.estimate) if s.durable.total else "-"),
-                _e(_pct(c.mismatch_rate) if c.mismatch_rate is not None else "-"),
-                _latency(s.legacy, "p99"),
-                _latency(s.durable, "p99"),
-                _badge(s.verdict.verdict.value, s.verdict.verdict.label),
-            ]
+    """The flag scopes in use (what a decision is made on), then the finer breakdown."""
+    if report.flag_scopes:
+        rows = [
+            _summary_row(f.report, f"flag-scope-{i + 1}") + [_e(len(f.breakdown))]
+            for i, f in enumerate(report.flag_scopes)
+        ]
+        flag_table = _table((*_SUMMARY_HEADERS, "rows"), rows, numeric=(1, 2, 3, 4, 5, 6, 7, 9))
+        notes = [f.disagreement for f in report.flag_scopes if f.disagreement]
+        if report.unscoped:
+            notes.append(f"{len(report.unscoped)} breakdown rows are in no flag scope: they ran at the default stage.")
+        flags = (
+            f"<p>{len(report.flag_scopes)} flag scopes: {_e(_counts(report.verdict_counts()))}.</p>{flag_table}"
+            + "".join(f'<p class="muted">{_e(n)}</p>' for n in notes)
         )
-    counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in report.verdict_counts().items())
-    headers = ["scope", "legacy ops", "durable ops", "legacy fail", "durable fail", "mismatch", "legacy p99"]
-    headers += ["durable p99", "verdict"]
-    table = _table(headers, rows, numeric=(1, 2, 3, 4, 5, 6, 7)) if rows else '<p class="muted">No scopes.</p>'
-    return f'<section id="summary"><h2>Summary</h2><p>{len(report.scopes)} scopes: {_e(counts)}.</p>{table}</section>'
+    else:
+        flags = (
+            '<p class="muted">No stage property or rollout names a scope: every operation ran at the default stage.</p>'
+        )
+    rows = [_summary_row(s, f"scope-{i + 1}") for i, s in enumerate(report.scopes)]
+    table = _table(_SUMMARY_HEADERS, rows, numeric=(1, 2, 3, 4, 5, 6, 7)) if rows else '<p class="muted">No scopes.</p>'
+    return (
+        f'<section id="summary"><h2>Flag scopes in use</h2>{flags}'
+        f"<h2>Breakdown: by operation, provider, account and application</h2>"
+        f"<p>{len(report.scopes)} rows: {_e(_counts(report.breakdown_counts()))}.</p>{table}</section>"
+    )
+
+
+def _flag_scope(f: FlagScopeReport, anchor: str) -> str:
+    inside = ", ".join(k.label() for k in f.breakdown) or "none"
+    note = f"<p><strong>Note:</strong> {_e(f.disagreement)}.</p>" if f.disagreement else ""
+    return (
+        _scope(f.report, anchor).removesuffix("</article>")
+        + f'<p class="muted">Named by: {_e("; ".join(f.scope.sources))}. Judged with {_e(f.thresholds_from)} '
+        f"thresholds. Breakdown rows inside: {_e(inside)}.</p>{note}</article>"
+    )
 
 
 def _rollout(history: RolloutHistory) -> str:
@@ -197,6 +234,13 @@ def render_html(report: Report) -> str:
         + (f'<ul class="muted">{notes}</ul>' if notes else "")
         + "</header>"
         + _summary(report)
+        + (
+            '<section id="flag-scopes"><h2>Each flag scope</h2>'
+            + "".join(_flag_scope(f, f"flag-scope-{i + 1}") for i, f in enumerate(report.flag_scopes))
+            + "</section>"
+            if report.flag_scopes
+            else ""
+        )
         + f'<section id="overall"><h2>All scopes together</h2>{_scope(report.overall, "overall-scope")}</section>'
         + f'<section id="scopes"><h2>By operation, provider, account and application</h2>{scopes}</section>'
         + f'<section id="rollouts"><h2>Rollouts</h2>{rollouts}</section>'

@@ -1,4 +1,5 @@
-"""The report as Markdown: a summary table, then one section per scope, then the rollout timelines.
+"""The report as Markdown: the flag scopes in use and their verdicts, the finer breakdown, one section per scope,
+then the rollout timelines.
 
 Table cells escape `|`, `<` and `>` and fold newlines, so recorded text can never break the layout.
 """
@@ -9,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from cloudops.report.model import PathStats, Report, RolloutHistory, ScopeReport
+from cloudops.report.model import FlagScopeReport, PathStats, Report, RolloutHistory, ScopeReport
 from rollouts.gates import format_duration
 
 __all__ = ["render_markdown"]
@@ -100,6 +101,52 @@ def _rollout(h: RolloutHistory) -> list[str]:
     return lines + _table(["at", "event", "from", "to", "actor", "reason"], rows)
 
 
+_SUMMARY_HEADERS = ["scope", "legacy ops", "durable ops", "legacy fail", "durable fail", "mismatch", "legacy p99"]
+_SUMMARY_HEADERS += ["durable p99", "verdict"]
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items())
+
+
+def _summary_row(s: ScopeReport) -> list[Any]:
+    c = s.comparisons.counts
+    return [
+        s.label,
+        s.legacy.total,
+        s.durable.total,
+        _pct(s.legacy.failure_interval.estimate) if s.legacy.total else "-",
+        _pct(s.durable.failure_interval.estimate) if s.durable.total else "-",
+        _pct(c.mismatch_rate) if c.mismatch_rate is not None else "-",
+        _latency(s.legacy, "p99"),
+        _latency(s.durable, "p99"),
+        s.verdict.verdict.label,
+    ]
+
+
+def _flag_scope_summary(report: Report) -> list[str]:
+    lines = ["## Flag scopes in use", ""]
+    if not report.flag_scopes:
+        return lines + ["No stage property or rollout names a scope: every operation ran at the default stage.", ""]
+    lines += [f"{len(report.flag_scopes)} flag scopes: {_counts(report.verdict_counts())}.", ""]
+    lines += _table(
+        _SUMMARY_HEADERS + ["rows"], [_summary_row(f.report) + [len(f.breakdown)] for f in report.flag_scopes]
+    )
+    lines += [f"- {_cell(f.disagreement)}" for f in report.flag_scopes if f.disagreement]
+    if report.unscoped:
+        lines += [f"- {len(report.unscoped)} breakdown rows are in no flag scope: they ran at the default stage."]
+    return lines + [""]
+
+
+def _flag_scope(f: FlagScopeReport) -> list[str]:
+    lines = _scope(f.report, "###")
+    lines += [f"Named by: {_cell('; '.join(f.scope.sources))}. Judged with {_cell(f.thresholds_from)} thresholds.", ""]
+    if f.disagreement:
+        lines += [f"Note: {_cell(f.disagreement)}.", ""]
+    lines += [f"Breakdown rows inside: {_cell(', '.join(k.label() for k in f.breakdown) or 'none')}.", ""]
+    return lines
+
+
 def render_markdown(report: Report) -> str:
     lines = [
         "# Shadow-run report",
@@ -109,26 +156,14 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     lines += [f"- {_cell(n)}" for n in report.notes] + ([""] if report.notes else [])
-    counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in report.verdict_counts().items())
-    lines += ["## Summary", "", f"{len(report.scopes)} scopes: {counts}.", ""]
-    rows = []
-    for s in report.scopes:
-        c = s.comparisons.counts
-        rows.append(
-            [
-                s.label,
-                s.legacy.total,
-                s.durable.total,
-                _pct(s.legacy.failure_interval.estimate) if s.legacy.total else "-",
-                _pct(s.durable.failure_interval.estimate) if s.durable.total else "-",
-                _pct(c.mismatch_rate) if c.mismatch_rate is not None else "-",
-                _latency(s.legacy, "p99"),
-                _latency(s.durable, "p99"),
-                s.verdict.verdict.label,
-            ]
-        )
-    headers = ["scope", "legacy ops", "durable ops", "legacy fail", "durable fail", "mismatch", "legacy p99"]
-    lines += _table(headers + ["durable p99", "verdict"], rows) if rows else ["No scopes in this window.", ""]
+    lines += _flag_scope_summary(report)
+    rows = [_summary_row(s) for s in report.scopes]
+    lines += ["## Breakdown: by operation, provider, account and application", ""]
+    lines += [f"{len(report.scopes)} rows: {_counts(report.breakdown_counts())}.", ""]
+    lines += _table(_SUMMARY_HEADERS, rows) if rows else ["No scopes in this window.", ""]
+    lines += ["## Each flag scope", ""] if report.flag_scopes else []
+    for flag_scope in report.flag_scopes:
+        lines += _flag_scope(flag_scope)
     lines += ["## All scopes together", ""] + _scope(report.overall, "###")
     lines += ["## By operation, provider, account and application", ""]
     for scope in report.scopes:

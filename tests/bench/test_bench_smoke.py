@@ -167,3 +167,15 @@ def test_bench_evidence_times_the_readers_against_the_baseline() -> None:
     for mode in ("report", "evidence", "dashboard"):
         assert sqlite[mode]["read_model"]["seconds"] >= 0 and sqlite[mode]["read_model"]["peak_rss_mb"] > 0
     assert "not measured" in report["databases"]["postgresql"]
+
+
+def test_bench_retention_prunes_the_same_rows_in_batches_as_one_delete_does() -> None:
+    report = _bench("retention", "--rows", "1000", "--batch-size", "300")
+    sqlite = report["databases"]["sqlite"]
+    expected = {"operation_owners": 1000, "operation_outcomes": 1000, "shadow_comparisons": 500}
+    assert sqlite["batched"]["deleted"] == sqlite["baseline_one_delete"]["deleted"] == expected
+    # ceil(1000 / 300) outcome batches and ceil(500 / 300) comparison batches, each sweep ending on a short one.
+    assert sqlite["batched"]["transactions"]["n"] == 4 + 2
+    _summary_ok(sqlite["batched"]["transactions"], 6)
+    assert sqlite["ratios"]["longest_batch_over_one_delete"] > 0
+    assert report["databases"]["postgresql"].startswith("not measured")

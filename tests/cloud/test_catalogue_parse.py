@@ -327,9 +327,8 @@ def test_titus_reads_the_account_from_credentials_only() -> None:
         ({"availabilityZones": ["us-east-1"]}, {("availabilityZones", "type")}),
         ({"availabilityZones": {" ": ["us-east-1a"]}}, {("availabilityZones", "invalid")}),
         ({"availabilityZones": {"us-east-1": "us-east-1a"}}, {("availabilityZones.us-east-1", "type")}),
-        ({"availabilityZones": None, "regions": []}, {("regions", "required")}),
-        ({"availabilityZones": None, "regions": ["us-east-1", "us-east-1"]}, {("regions", "invalid")}),
-        ({"availabilityZones": None, "regions": ["us-east-1", 3]}, {("regions[1]", "type")}),
+        ({"availabilityZones": None, "regions": ["us-east-1"]}, {("availabilityZones", "required")}),
+        ({"availabilityZones": None, "region": "us-east-1"}, {("availabilityZones", "required")}),
         ({"availabilityZones": None}, {("availabilityZones", "required")}),
         ({"availabilityZones": {"us-east-1": []}, "subnetType": None}, {("availabilityZones", "required")}),
     ],
@@ -338,8 +337,14 @@ def test_location_rules(changes: dict[str, Any], expected: set[tuple[str, str]])
     assert errors_of(parse_operation("createServerGroup", deploy(**changes))) == expected
 
 
-def test_regions_without_zones_are_fine_with_a_subnet_type() -> None:
-    op = parsed("createServerGroup", deploy(availabilityZones=None, regions=["us-west-2", "us-east-1"]))
+def test_an_aws_deploy_takes_its_regions_from_availability_zones_alone() -> None:
+    """clouddriver-aws `deploy/description/BasicAmazonDeployDescription.groovy` has no region or regions field, and
+    `deploy/validators/BasicAmazonDeployDescriptionValidator.groovy` refuses an empty availabilityZones; empty zone
+    lists are fine with a subnetType."""
+    result = parse_operation("createServerGroup", deploy(availabilityZones=None, regions=["us-west-2"]))
+    assert errors_of(result) == {("availabilityZones", "required")}
+    assert "'regions'" in result.errors[0].message and "availabilityZones.empty" in result.errors[0].message
+    op = parsed("createServerGroup", deploy(availabilityZones={"us-west-2": [], "us-east-1": []}))
     assert op.regions == ("us-east-1", "us-west-2")
     assert op.location.zones == {"us-west-2": (), "us-east-1": ()}
 
@@ -461,10 +466,19 @@ def test_health_check_tcp_without_path_is_fine() -> None:
     assert parsed("upsertLoadBalancer", lb(healthCheck="TCP:7001"), "aws").health_check == "TCP:7001"
 
 
-def test_clone_needs_a_source() -> None:
+def test_a_clone_needs_a_source_or_the_regions_to_copy_the_clusters_latest_group_in() -> None:
+    """clouddriver-aws `deploy/ops/CopyLastAsgAtomicOperation.groovy`: without a source region and name, the target
+    cluster's latest group in each region of availabilityZones is copied. Titus needs its source."""
     base = {"cloudProvider": "aws", "credentials": "prod"}
-    assert errors_of(parse_operation("cloneServerGroup", base)) == {("source", "required")}
-    result = parse_operation("cloneServerGroup", base | {"source": {"region": 1}})
+    assert errors_of(parse_operation("cloneServerGroup", base)) == {
+        ("availabilityZones", "required"),
+        ("application", "required"),
+    }
+    op = parsed("cloneServerGroup", base | {"application": "myapp", "availabilityZones": {"us-east-1": []}})
+    assert isinstance(op, CloneServerGroup) and op.source is None and op.regions == ("us-east-1",)
+    titus = {"cloudProvider": "titus", "credentials": "titustest"}
+    assert errors_of(parse_operation("cloneServerGroup", titus)) == {("source", "required")}
+    result = parse_operation("cloneServerGroup", titus | {"source": {"region": 1}})
     assert errors_of(result) == {("source.region", "type"), ("source.serverGroupName", "required")}
 
 

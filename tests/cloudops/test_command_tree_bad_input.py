@@ -29,7 +29,7 @@ ENV = {
     "CLOUDOPS_ACTOR": "tester",
 }
 HUGE = "1" + "0" * 30
-GOOD = {"--context": "{}", "--scope": "application=api"}  # required strings that a command parses
+GOOD = {"--context": "{}", "--scope": "application=api", "--older-than": "30d"}  # required values a command parses
 
 # Plain-string options the command parses itself: (command path, option) -> bad values.
 PARSED_STRINGS: dict[tuple[str, str], list[str]] = {
@@ -91,7 +91,7 @@ def _values_for(param: click.Parameter) -> list[str]:
     if isinstance(kind, Rate):
         return ["5", "lots", "nan", "-1%", f"{kind.most * 100 + 1:g}%"]
     if isinstance(kind, Duration):
-        return ["soon", "-5m", "99999999d", "nan"]
+        return ["soon", "-5m", "99999999d", "nan", *(["0d"] if kind.positive else [])]
     if isinstance(kind, click.types.IntParamType | click.types.FloatParamType):
         return _number_values(kind)
     if isinstance(kind, click.File):
@@ -194,7 +194,11 @@ def test_bad_input_is_one_line_naming_the_option(
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("args", [["db", "current"], ["flags", "list"], ["rollout", "list"], ["report"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [["db", "current"], ["db", "prune", "--older-than", "30d"], ["flags", "list"], ["rollout", "list"], ["report"]],
+    ids=" ".join,
+)
 def test_an_unreachable_database_is_one_line_saying_where_it_was_looked_for(
     args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

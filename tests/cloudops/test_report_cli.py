@@ -56,7 +56,7 @@ def db(tmp_path: Path) -> str:
 def test_html_to_a_file(db: str, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     result = run("report", "--since", "1h", "--format", "html", "--out", str(out), "--db", db)
-    assert f"wrote {out}: 1 scopes" in result.output
+    assert f"wrote {out}: 0 flag scopes (0 ready, 0 hold, 0 roll back); 1 breakdown rows" in result.output
     html = out.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "resizeServerGroup / aws / prod / checkout" in html
     assert "<svg" in html and "<script" not in html

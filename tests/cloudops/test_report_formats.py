@@ -143,7 +143,13 @@ def test_json_report_has_every_number(store: SqlFlagStore) -> None:
         "billing": "roll_back",
         "web": "hold",
     }
-    assert data["verdictCounts"] == {"ready": 1, "hold": 1, "roll_back": 1}
+    # The verdicts that decide are the flag scopes' (here the one rollout's, application=api); the finer rows
+    # are its breakdown and the rows no flag scope covers.
+    assert data["verdictCounts"] == {"ready": 1, "hold": 0, "roll_back": 0}
+    assert data["breakdownVerdictCounts"] == {"ready": 1, "hold": 1, "roll_back": 1}
+    assert [f["label"] for f in data["flagScopes"]] == ["application=api"]
+    assert [k["application"] for k in data["flagScopes"][0]["breakdown"]] == ["api"]
+    assert sorted(k["application"] for k in data["unscoped"]) == ["billing", "web"]
     billing = scopes["billing"]
     durable = billing["paths"]["durable"]
     expected = wilson_interval(25, 80)
@@ -183,7 +189,13 @@ def test_json_report_has_every_number(store: SqlFlagStore) -> None:
 def test_markdown_report(store: SqlFlagStore) -> None:
     text = render(_report(store), ReportFormat.MARKDOWN)
     assert text.startswith("# Shadow-run report")
-    for heading in ("## Summary", "## All scopes together", "## By operation", "## Rollouts"):
+    for heading in (
+        "## Flag scopes in use",
+        "## Breakdown",
+        "## Each flag scope",
+        "## All scopes together",
+        "## Rollouts",
+    ):
         assert heading in text
     assert "### resizeServerGroup / aws / prod / billing: ROLL BACK" in text
     assert "### createServerGroup / aws / prod / api: READY" in text
@@ -232,8 +244,8 @@ def test_html_report_is_one_self_contained_file(store: SqlFlagStore) -> None:
     assert all(url.startswith("#") for url in parsed.urls), parsed.urls  # only in-page anchors
     assert "http://www.w3.org/2000/svg" in html  # the SVG namespace is a name, never fetched
     assert html.count("http") == html.count("http://www.w3.org/2000/svg")
-    # Three charts per scope plus the overall section.
-    assert tags.count("svg") == 3 * (len(report.scopes) + 1)
+    # Three charts per breakdown row, per flag scope, plus the overall section.
+    assert tags.count("svg") == 3 * (len(report.scopes) + len(report.flag_scopes) + 1)
     assert {"summary", "overall", "scopes", "rollouts", "scope-1", "scope-2", "scope-3"} <= parsed.ids
     text = "".join(parsed.text)
     assert HOSTILE in text  # shown as text...
