@@ -89,9 +89,9 @@ class PrimaryCall:
         return RunOptions(dry_run=options.dry_run, decision=decision, retry_window_seconds=window)
 
     def run(
-        self, request: OperationRequest, chosen: Route, options: RunOptions, started: StartedOperation
+        self, request: OperationRequest, chosen: Route, options: RunOptions, path: Path
     ) -> tuple[OperationResult, bool]:
-        path = self.claim(request, chosen, options, started)
+        """Run on `path` (what `claim` returned), falling back as rule 4 allows; the result and whether it fell back."""
         routed = self.options(request, replace(chosen.decision, path=path), options)
         try:
             return self._run_on(path, request, routed), False
@@ -101,9 +101,8 @@ class PrimaryCall:
             return _unavailable(request, path, exc), False
 
     async def run_async(
-        self, request: OperationRequest, chosen: Route, options: RunOptions, started: StartedOperation
+        self, request: OperationRequest, chosen: Route, options: RunOptions, path: Path
     ) -> tuple[OperationResult, bool]:
-        path = await asyncio.to_thread(self.claim, request, chosen, options, started)
         routed = self.options(request, replace(chosen.decision, path=path), options)
         try:
             return await self._run_on_async(path, request, routed), False
@@ -113,9 +112,8 @@ class PrimaryCall:
             return _unavailable(request, path, exc), False
 
     def start(
-        self, request: OperationRequest, chosen: Route, options: RunOptions, started: StartedOperation
+        self, request: OperationRequest, chosen: Route, options: RunOptions, path: Path
     ) -> tuple[OperationHandle, bool]:
-        path = self.claim(request, chosen, options, started)
         routed = self.options(request, replace(chosen.decision, path=path), options)
         try:
             handle, fallback = self._runners[path].start(request, routed), False

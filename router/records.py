@@ -75,26 +75,43 @@ class SqlRecordStore:
         self._ignore_rules = ignore_rules
 
     def write(self, records: Sequence[OutcomeRecord | CandidateRecord | ShadowRecord]) -> WriteReport:
+        """One transaction: claim and insert the outcomes, keep the shadows' halves, claim and insert the
+        comparisons made in memory, pairing halves wherever a second one arrives (router/claims.py)."""
         skipped: Counter[str] = Counter()
         paired: list[ShadowRecord] = []
         now = datetime.now(UTC)
+        outcomes = [r for r in records if isinstance(r, OutcomeRecord)]
+        halves = [r for r in records if isinstance(r, CandidateRecord)]
+        compared = [r for r in records if isinstance(r, ShadowRecord)]
         with self.engine.begin() as conn:
-            for record in records:
-                operation_id = record.request.operation_id
-                if isinstance(record, OutcomeRecord):
-                    if not claims.claim_outcome(conn, operation_id, record.control, now):
+            if outcomes:
+                winners = claims.claim_outcomes(conn, [r.request.operation_id for r in outcomes], now)
+                rows = []
+                for outcome in outcomes:
+                    operation_id = outcome.request.operation_id
+                    if operation_id not in winners:
                         skipped["outcome"] += 1
                         continue
-                    conn.execute(operation_outcomes.insert(), [_outcome_row(record, now)])
-                    if record.control is not None:
+                    winners.discard(operation_id)  # a second copy in the same batch is a duplicate too
+                    rows.append(_outcome_row(outcome, now))
+                    if outcome.control is not None and claims.keep_control(conn, operation_id, outcome.control):
                         paired += self._pair(conn, operation_id, now)
-                elif isinstance(record, CandidateRecord):
-                    if claims.keep_candidate(conn, operation_id, record.candidate, now):
-                        paired += self._pair(conn, operation_id, now)
-                elif claims.claim_comparison(conn, operation_id, now):
-                    conn.execute(shadow_comparisons.insert(), [_comparison_row(record)])
-                else:
-                    skipped["comparison"] += 1
+                if rows:
+                    conn.execute(operation_outcomes.insert(), rows)
+            for half in halves:
+                if claims.keep_candidate(conn, half.request.operation_id, half.candidate, now):
+                    paired += self._pair(conn, half.request.operation_id, now)
+            if compared:
+                winners = claims.claim_comparisons(conn, [r.request.operation_id for r in compared], now)
+                rows = []
+                for record in compared:
+                    if record.request.operation_id not in winners:
+                        skipped["comparison"] += 1
+                        continue
+                    winners.discard(record.request.operation_id)
+                    rows.append(_comparison_row(record))
+                if rows:
+                    conn.execute(shadow_comparisons.insert(), rows)
         return WriteReport(skipped, tuple(paired))
 
     def _pair(self, conn: sa.Connection, operation_id: str, now: datetime) -> list[ShadowRecord]:

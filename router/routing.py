@@ -145,9 +145,10 @@ class RoutingRunner:
         started_at = time.time()
         _refuse_decision(options)
         chosen = self._route(request)
+        path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
         ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
         try:
-            result, fallback = self._primary.run(request, chosen, options, _start_of(request, chosen, ticket))
+            result, fallback = self._primary.run(request, chosen, options, path)
         except BaseException:
             if ticket:
                 ticket.abandon()
@@ -158,10 +159,10 @@ class RoutingRunner:
         started_at = time.time()
         _refuse_decision(options)
         chosen = await asyncio.to_thread(self._route, request)
+        path = await asyncio.to_thread(self._primary.claim, request, chosen, options, _start_of(request, chosen))
         ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
         try:
-            started = _start_of(request, chosen, ticket)
-            result, fallback = await self._primary.run_async(request, chosen, options, started)
+            result, fallback = await self._primary.run_async(request, chosen, options, path)
         except BaseException:
             if ticket:
                 ticket.abandon()
@@ -172,9 +173,10 @@ class RoutingRunner:
         started_at = time.time()
         _refuse_decision(options)
         chosen = self._route(request)
+        path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
         ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
         try:
-            handle, fallback = self._primary.start(request, chosen, options, _start_of(request, chosen, ticket))
+            handle, fallback = self._primary.start(request, chosen, options, path)
         except BaseException:
             if ticket:
                 ticket.abandon()
@@ -253,10 +255,13 @@ class RoutingRunner:
             return None
 
 
-def _start_of(request: OperationRequest, chosen: Route, ticket: ShadowTicket | None) -> StartedOperation:
-    """What the claim keeps for a finisher in another process (the context stays out: outcomes never keep it)."""
+def _start_of(request: OperationRequest, chosen: Route) -> StartedOperation:
+    """What the claim keeps for a finisher in another process (the context stays out: outcomes never keep it).
+
+    The claim comes before the shadow begins, so that the shadow's half always finds the row; it names the
+    shadow the route asks for (one skipped at the cap or by the breaker then leaves a control half unpaired)."""
     bare = replace(request, context={})
-    return StartedOperation(bare, chosen.decision, datetime.now(UTC), chosen.shadow if ticket else None)
+    return StartedOperation(bare, chosen.decision, datetime.now(UTC), chosen.shadow)
 
 
 def _refuse_decision(options: RunOptions) -> None:
