@@ -13,6 +13,7 @@ from flask import current_app
 from console.config import ConsoleSettings
 from console.live import LiveOperations
 from console.queries import RouterTables
+from console.sessions import LoginThrottle, SessionPolicy, SessionStore, ThrottlePolicy
 from flags import Snapshot, SqlFlagStore
 from rollouts.controller import RolloutController
 
@@ -26,6 +27,8 @@ class ConsoleServices:
     tables: RouterTables
     rollouts: RolloutController
     live: LiveOperations
+    sessions: SessionStore
+    throttle: LoginThrottle
 
     @classmethod
     def build(cls, settings: ConsoleSettings) -> ConsoleServices:
@@ -42,6 +45,18 @@ class ConsoleServices:
             tables=RouterTables(store.engine),
             rollouts=RolloutController(store.engine, store),
             live=LiveOperations(settings.temporal, max_operations=settings.max_operations),
+            sessions=SessionStore(
+                store.engine, SessionPolicy(idle_s=settings.session_idle_s, absolute_s=settings.session_lifetime_s)
+            ),
+            throttle=LoginThrottle(
+                store.engine,
+                ThrottlePolicy(
+                    max_per_user=settings.login_max_attempts_per_user,
+                    max_per_address=settings.login_max_attempts_per_address,
+                    window_s=settings.login_window_s,
+                    lockout_s=settings.login_lockout_s,
+                ),
+            ),
         )
 
     def snapshot(self) -> Snapshot:
