@@ -1,5 +1,5 @@
 """The console's own SQL tables (SQLAlchemy Core), in the cloudops database. Schema owned by Alembic
-(migrations/versions/0010_console_sessions.py).
+(migrations/versions/0008_console_sessions.py).
 
 - `console_sessions`: one row per signed-in browser session, known by the SHA-256 of its id (the cookie carries
   the id; the table never holds it), with its user, the password fingerprint it was signed in with, when it

@@ -1,7 +1,7 @@
 """console sessions and sign-in attempts: server-side sessions (revoked at sign-out) and login throttling
 
-Revision ID: 0010_console_sessions
-Revises: 0005_read_model_indexes
+Revision ID: 0008_console_sessions
+Revises: 0007_retention
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_console_sessions"
-down_revision = "0005_read_model_indexes"
+revision = "0008_console_sessions"
+down_revision = "0007_retention"
 branch_labels = None
 depends_on = None
 
