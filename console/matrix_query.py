@@ -16,8 +16,8 @@ from flags import MigrationStage
 
 __all__ = ["MAX_PER_PAGE", "PER_PAGE", "MatrixQuery", "parse_matrix_query"]
 
-PER_PAGE = 50
-"""Applications a page by default: each has a row per account, so a page stays a few screens long."""
+PER_PAGE = 20
+"""Applications a page by default: each has a row per account, so a page stays a couple of screens long."""
 MAX_PER_PAGE = 200
 
 _TEXT = ("search", "account", "operation", "stage_type", "provider", "stage")

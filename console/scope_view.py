@@ -51,6 +51,7 @@ def parse_cell(args: Mapping[str, Any]) -> CellAddress:
 
 @dataclass(frozen=True, slots=True)
 class ScopeView:
+    where: CellAddress
     cell: Cell
     explained: Explained
     paths: Mapping[str, PathStats]
@@ -61,9 +62,11 @@ class ScopeView:
         return [c for c in self.explained.explanation.candidates if c.outcome is not CandidateOutcome.NO_MATCH]
 
     def edit_args(self, prefill: str) -> dict[str, str]:
-        """The editor's prefill for a property at exactly this cell, at the stage the cell has now."""
+        """The editor's prefill for a property at exactly this cell (the dimensions its address names: not the
+        provider it only inherits from its account), at the stage the cell has now."""
         decision = self.cell.decision
-        args = {prefill + k: v for k, v in self.cell.dimensions.items()}
+        named = {d: getattr(self.where, d) for d in ("application", "account", "operation", "stage_type", "provider")}
+        args = {prefill + k: v for k, v in named.items() if v}
         args[prefill + "stage"] = self.cell.stage
         if decision.percent is not None:
             args[prefill + "percent"] = f"{decision.percent:g}"
@@ -96,4 +99,4 @@ def scope_view(
     )
     explained = explain_request(snapshot, ExplainRequest(STAGE_KEY, dims, {}), now=now)
     paths = {path: PathStats.of(path, {(s, None): n for s, n in by.items()}) for path, by in (outcomes or {}).items()}
-    return ScopeView(cell, explained, paths)
+    return ScopeView(where, cell, explained, paths)

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-APPS = [f"app-{i:02d}" for i in range(22)] + ["billing", "checkout", "search"]
+APPS = [f"svc-{i:02d}" for i in range(22)] + ["billing", "checkout", "search"]
 OPERATIONS = ("createServerGroup", "resizeServerGroup", "disableServerGroup")
 
 
@@ -62,8 +62,8 @@ def _seed(url: str) -> dict[str, str]:
         ("billing", "canary", {"application": "billing", "account": "test"}, 25.0),
         ("checkout", "shadow", {"application": "checkout", "account": "test"}, None),
         ("search", "durable", {"application": "search", "account": "test"}, None),
-        ("app-03", "shadow", {"application": "app-03"}, None),
-        ("app-04", "durable", {"application": "app-04", "stage_type": "bake"}, None),
+        ("svc-03", "shadow", {"application": "svc-03"}, None),
+        ("svc-04", "durable", {"application": "svc-04", "stage_type": "bake"}, None),
     ]
     ids = {}
     for name, stage, scope, percent in put:
@@ -150,9 +150,9 @@ def test_account_scoped_stages_show_unfiltered_and_a_cell_edit_starts_from_its_s
         assert page.inner_text(f"{_cell(app, 'test', 'destroyServerGroup')} .by") == seeded[app]
         assert page.inner_text(f"{_cell(app, 'prod', 'createServerGroup')} .stage") == "legacy"
     assert page.locator("#matrix thead th[data-operation]").count() >= 10  # a column per catalogue operation
-    badge = page.locator(f"{_cell('app-04', 'prod', 'resizeServerGroup')} .badge.narrower")
-    assert badge.inner_text() == f"{seeded['app-04']}: durable for stage_type=bake"
-    failed = page.inner_text(f"{_cell('app-01', 'test', 'resizeServerGroup')} .num.failures")
+    badge = page.locator(f"{_cell('svc-04', 'prod', 'resizeServerGroup')} .badge.narrower")
+    assert badge.inner_text() == f"{seeded['svc-04']}: durable for stage_type=bake"
+    failed = page.inner_text(f"{_cell('svc-01', 'test', 'resizeServerGroup')} .num.failures")
     assert failed == "fail 100.0%"
     _shot(page, "matrix-01-unfiltered")
     # The editor is a Tab and an Enter away, however long the matrix is.
@@ -230,12 +230,12 @@ def test_a_refused_edit_is_shown_at_its_field_focused_and_announced_with_what_wa
 
 
 def test_search_paging_and_folded_columns_keep_the_page_short(page: Page) -> None:
-    page.fill("#q-search", "app-1")
+    page.fill("#q-search", "svc-1")
     page.fill("#q-per_page", "5")
     page.click("#filter")
     page.wait_for_selector("#pager")
     apps = {r.get_attribute("data-application") for r in page.locator("#matrix tbody tr").all()}
-    assert apps == {"app-10", "app-11", "app-12", "app-13", "app-14"}
+    assert apps == {"svc-10", "svc-11", "svc-12", "svc-13", "svc-14"}
     assert page.inner_text("#page-count") == "2"
     page.click("#next-page")
     page.wait_for_selector("#pager")
@@ -255,12 +255,12 @@ def test_search_paging_and_folded_columns_keep_the_page_short(page: Page) -> Non
 def test_editing_a_scope_a_rollout_drives_offers_to_pause_it_first(page: Page, db_url: str) -> None:
     store = SqlFlagStore(db_url)
     controller = RolloutController(store.engine, store)
-    rollout = controller.start(RolloutPlan(scope={"application": "app-07"}), actor="bob", reason="move app-07")
-    page.goto("/scopes?search=app-07")
-    assert page.inner_text(f"{_cell('app-07', 'prod', 'createServerGroup')} .badge.rollout").startswith(rollout.id)
-    page.fill("#f-application", "app-07")
+    rollout = controller.start(RolloutPlan(scope={"application": "svc-07"}), actor="bob", reason="move svc-07")
+    page.goto("/scopes?search=svc-07")
+    assert page.inner_text(f"{_cell('svc-07', 'prod', 'createServerGroup')} .badge.rollout").startswith(rollout.id)
+    page.fill("#f-application", "svc-07")
     page.select_option("#f-stage", "legacy")
-    page.fill("#f-reason", "hold app-07")
+    page.fill("#f-reason", "hold svc-07")
     page.click("#save-stage")
     page.wait_for_selector("#pause-and-save")
     assert f"rollout {rollout.id} (running, at shadow) manages this scope" in page.inner_text("#review-notices")
@@ -268,6 +268,6 @@ def test_editing_a_scope_a_rollout_drives_offers_to_pause_it_first(page: Page, d
     page.click("#pause-and-save")
     page.wait_for_selector(".flash.ok")
     assert controller.get(rollout.id).status is RolloutStatus.PAUSED
-    prop = store.find_property(STAGE_KEY, {"application": "app-07"})
+    prop = store.find_property(STAGE_KEY, {"application": "svc-07"})
     assert prop is not None and (prop.value, prop.updated_by) == ("legacy", "alice")
     store.close()

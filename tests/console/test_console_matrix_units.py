@@ -86,7 +86,7 @@ def test_an_account_scoped_property_shows_in_the_unfiltered_matrix_as_the_router
     """The first bullet of issue 20, exactly: each of these read "legacy · default" until one filtered."""
     td = _issue_flags()
     snapshot = td.snapshot()
-    matrix = build_matrix(snapshot, _names(snapshot), MatrixQuery(), now=NOW)
+    matrix = build_matrix(snapshot, _names(snapshot), MatrixQuery(per_page=25), now=NOW)
     assert matrix.accounts == ("prod", "test") and matrix.operations == CATALOGUE_OPERATIONS
     assert matrix.total_applications == 25 and matrix.pages == 1
     for app, label in (("billing", "canary 25%"), ("checkout", "shadow"), ("search", "durable")):
@@ -151,7 +151,9 @@ def test_the_matrix_pages_searches_and_filters_on_every_dimension() -> None:
     assert build_matrix(snapshot, names, MatrixQuery(search="CHECK"), now=NOW).applications == ("checkout",)
     durable = build_matrix(snapshot, names, MatrixQuery(stage="durable"), now=NOW)
     assert durable.applications == ("search",) and durable.total_applications == 1
-    test_only = build_matrix(snapshot, names, MatrixQuery(account="test", operation="resizeServerGroup"), now=NOW)
+    test_only = build_matrix(
+        snapshot, names, MatrixQuery(account="test", operation="resizeServerGroup", per_page=25), now=NOW
+    )
     assert test_only.accounts == ("test",) and test_only.operations == ("resizeServerGroup",)
     assert len(test_only.rows) == 25 and all(len(r.cells) == 1 for r in test_only.rows)
     baked = build_matrix(snapshot, names, MatrixQuery(stage_type="bake", search="app-03"), now=NOW)
