@@ -23,17 +23,19 @@ _NAMES = tuple(d.value for d in DIMENSIONS)
 
 
 class NarrowerIndex:
-    """The stage properties that name at least one of `open_dimensions`, by the application they name (None for
-    those that name none), so a cell looks only at the few that could apply to it."""
+    """The stage properties that name an account, a stage type or a provider (the dimensions a cell may leave
+    open), by the application they name (None for those that name none), each with its named values computed
+    once, so a cell looks only at the few that could apply to it."""
 
     def __init__(self, properties: Iterable[Property]) -> None:
-        self.by_application: dict[str | None, list[Property]] = {}
+        self.by_application: dict[str | None, list[tuple[Property, tuple[tuple[str, str], ...]]]] = {}
         for prop in properties:
             scope = prop.scope
             if scope.account or scope.stage_type or scope.provider:
-                self.by_application.setdefault(scope.application, []).append(prop)
+                named = tuple(scope.to_json().items())
+                self.by_application.setdefault(scope.application, []).append((prop, named))
 
-    def candidates(self, application: str) -> list[Property]:
+    def candidates(self, application: str) -> list[tuple[Property, tuple[tuple[str, str], ...]]]:
         return [*self.by_application.get(application, ()), *self.by_application.get(None, ())]
 
 
@@ -42,18 +44,24 @@ def badges_for(cell: Cell, snapshot: Snapshot, index: NarrowerIndex, *, now: flo
     if cell.decision.kill_switch:
         return ()  # every request is legacy: nothing narrower can apply
     found = []
-    for prop in index.candidates(cell.application):
-        named = prop.scope.to_json()
-        if any(d in cell.dimensions and cell.dimensions[d] != v for d, v in named.items()):
-            continue  # it disagrees with something the cell fixes
-        opened = {d: v for d, v in named.items() if d not in cell.dimensions}
-        if not opened or prop.id == cell.decision.property_id:
+    dims = cell.dimensions
+    for prop, named in index.candidates(cell.application):
+        if prop.id == cell.decision.property_id:
             continue
-        decision = decide(snapshot, STAGE_KEY, {**cell.dimensions, **opened}, now=now)
-        if decision.property_id == prop.id:
-            found.append(
-                Badge(prop.id, prop.version, {d: opened[d] for d in _NAMES if d in opened}, cell_label(decision))
-            )
+        opened = {}
+        for d, v in named:
+            fixed = dims.get(d)
+            if fixed is None:
+                opened[d] = v
+            elif fixed != v:
+                break  # it disagrees with something the cell fixes
+        else:
+            if not opened:
+                continue
+            decision = decide(snapshot, STAGE_KEY, {**dims, **opened}, now=now)
+            if decision.property_id == prop.id:
+                where = {d: opened[d] for d in _NAMES if d in opened}
+                found.append(Badge(prop.id, prop.version, where, cell_label(decision)))
     return tuple(found)
 
 

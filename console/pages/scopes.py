@@ -10,8 +10,9 @@ driving the scope; the person confirms, and may pause that rollout first.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from console.edit_review import Review, review_edit
 from console.edits import KILL_CONFIRMATION, PropertyEdit, delete_from, kill_switch_from, stage_from_form
 from console.errors import ConsoleError, InputError
+from console.matrix import Cell
 from console.matrix_page import page_of_matrix
 from console.matrix_query import MatrixQuery, parse_matrix_query
 from console.pages.common import actor, fail_back
@@ -89,11 +91,18 @@ def _render(
         focus = ("release-" if snapshot.global_switch else "kill-") + next(iter(kill_errors))
     elif query_errors:
         focus = f"q-{next(iter(query_errors))}"
+    matrix = page_of_matrix(svc, snapshot, query)
+    shown = set(matrix.applications)
+    everything = snapshot.properties_for(STAGE_KEY)
+    # The page's applications' properties and those naming no application: a page stays bounded.
+    properties = [p for p in everything if p.scope.application is None or p.scope.application in shown]
     context = {
-        "matrix": page_of_matrix(svc, snapshot, query),
+        "matrix": matrix,
+        "scope_href": _scope_href(url_for("scope.index"), query),
         "query": query,
         "query_errors": query_errors,
-        "properties": snapshot.properties_for(STAGE_KEY),
+        "properties": properties,
+        "other_properties": len(everything) - len(properties),
         "switches": [s for s in snapshot.switches if s.engaged],
         "global_switch": snapshot.global_switch,
         "stages": [s.value for s in MigrationStage],
@@ -109,6 +118,28 @@ def _render(
         "hours": svc.settings.dashboard_window_hours,
     }
     return render_template("scopes.html", **context), 400 if query_errors and status == 200 else status
+
+
+def _scope_href(base: str, query: MatrixQuery) -> Callable[[Cell], str]:
+    """A cell's scope page link (its address, and the stage type or provider picked); built from quoted parts
+    kept per value, as url_for and urlencode cost more than the rest of a cell on a page of thousands."""
+    picked = "".join(
+        f"&{k}={quote(v, safe='')}" for k, v in (("stage_type", query.stage_type), ("provider", query.provider)) if v
+    )
+    quoted: dict[str, str] = {}
+
+    def part(name: str, value: str) -> str:
+        if not value:
+            return ""
+        if value not in quoted:
+            quoted[value] = quote(value, safe="")
+        return f"&{name}={quoted[value]}"
+
+    def href(cell: Cell) -> str:
+        rest = part("account", cell.account) + part("operation", cell.operation) + picked
+        return f"{base}?{part('application', cell.application)[1:]}{rest}"
+
+    return href
 
 
 def _refused(exc: Exception) -> ResponseReturnValue:
