@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console import create_app
+from console.errors import ConfigError
 from console.services import ConsoleServices
 from flags import STAGE_KEY, SqlFlagStore
 from rollouts.model import RolloutPlan, RolloutStatus
@@ -201,3 +202,16 @@ def test_operations_refused_by_validation_are_not_known_names(client: FlaskClien
     assert matrix["operations"][-1] == "upsertScalingPolicy"  # seen and not refused: a column after the catalogue
     stats = {(c["operation"]): c["stats"] for c in matrix["cells"] if c["stats"]}
     assert stats["upsertScalingPolicy"]["failureRate"] == 1.0 and stats["resizeServerGroup"]["failureRate"] == 0.0
+
+
+def test_the_clouds_accounts_are_known_names_and_a_cloud_that_does_not_answer_is_said(url: str) -> None:
+    with pytest.raises(ConfigError, match="console setting cloud: unknown cloud 'nowhere'"):
+        create_app(console_config(url, CLOUD="nowhere"), environ={})
+    app = create_app(console_config(url, CLOUD="sim"), environ={})
+    matrix = app.test_client().get("/api/scopes", headers=bearer("viewer")).get_json()
+    assert matrix["accounts"] == ["prod", "test", "titusprod", "titustest"] and matrix["notes"] == []
+    app.extensions["console"].close()
+    down = create_app(console_config(url, CLOUD="http://127.0.0.1:9"), environ={})
+    matrix = down.test_client().get("/api/scopes", headers=bearer("viewer")).get_json()
+    assert matrix["accounts"] == [None] and any("the cloud's accounts are unavailable" in n for n in matrix["notes"])
+    down.extensions["console"].close()

@@ -107,6 +107,7 @@ def test_badges_name_the_narrower_property_that_wins_for_part_of_a_cell() -> Non
         .stage("durable", application="api", stage_type="deploy")
         .stage("complete", application="api", account="prod", operation="resizeServerGroup")
         .stage("canary", percent=5, provider="titus")
+        .stage("canary", percent=10, application="api", account="lab", provider="titus")
     )
     snapshot = td.snapshot()
     ids = {p.scope.describe(): p.id for p in snapshot.properties_for(STAGE_KEY)}
@@ -125,7 +126,10 @@ def test_badges_name_the_narrower_property_that_wins_for_part_of_a_cell() -> Non
     assert resize.label == "complete" and resize.badges == ()
     lab = matrix.cell("api", "lab", "createServerGroup")  # two providers seen: the cell cannot fix one
     assert "provider" not in lab.dimensions
-    assert {b.property_id for b in lab.badges} == {ids["application=api, stage_type=deploy"]}
+    assert [(b.property_id, dict(b.dimensions), b.label) for b in lab.badges] == [
+        (ids["application=api, account=lab, provider=titus"], {"provider": "titus"}, "canary 10%"),
+        (ids["application=api, stage_type=deploy"], {"stage_type": "deploy"}, "durable"),
+    ]
     with _router(td) as router:
         for cell in matrix.cells():
             if not cell.dimensions.get("provider"):
