@@ -167,3 +167,15 @@ def test_bench_evidence_times_the_readers_against_the_baseline() -> None:
     for mode in ("report", "evidence", "dashboard"):
         assert sqlite[mode]["read_model"]["seconds"] >= 0 and sqlite[mode]["read_model"]["peak_rss_mb"] > 0
     assert "not measured" in report["databases"]["postgresql"]
+
+
+def test_bench_console_times_every_matrix_page_it_names() -> None:
+    report = _bench("console", "--applications", "30", "--repeat", "1", "--no-baseline", timeout=120)
+    current, columns = report["current"], 10  # the catalogue's operations; the bench records no other
+    assert report["database"]["properties"] == 8 + 3 + 2 and report["database"]["outcomes"] == 150
+    assert {name: figures["status"] for name, figures in current.items()} == {name: 200 for name in current}
+    assert current["default_page"]["cells"] == 20 * 3 * columns  # 20 applications a page, 3 accounts each
+    assert current["page_of_200_applications"]["cells"] == current["api_page_of_200"]["cells"] == 30 * 3 * columns
+    assert current["whole_matrix_stage_filter"]["cells"] == 3 * 3 * columns  # the 3 applications with a canary
+    assert all(f["median_s"] >= f["min_s"] >= 0 and f["cpu_median_s"] >= 0 for f in current.values())
+    assert report["baseline"] == "not measured (--no-baseline)"
