@@ -215,3 +215,17 @@ def test_the_clouds_accounts_are_known_names_and_a_cloud_that_does_not_answer_is
     matrix = down.test_client().get("/api/scopes", headers=bearer("viewer")).get_json()
     assert matrix["accounts"] == [None] and any("the cloud's accounts are unavailable" in n for n in matrix["notes"])
     down.extensions["console"].close()
+
+
+def test_a_new_name_that_also_overrides_a_property_is_confirmed_in_one_step(
+    client: FlaskClient, store: SqlFlagStore
+) -> None:
+    glob = store.set_property(STAGE_KEY, "shadow", {"account": "test"}, actor="a", reason="r")
+    token = sign_in(client, "alice")
+    form = {"csrf_token": token, "application": "ledger", "account": "test", "stage": "durable", "reason": "r"}
+    refused = client.post("/scopes/edit", data=form)
+    assert refused.status_code == 400 and "unknown application &#39;ledger&#39;" in refused.text
+    assert f"this overrides {glob.id} (account=test: shadow) for application=ledger, account=test" in refused.text
+    data = {**form, "confirm_new_names": "yes", "reviewed": _fingerprint(refused.text)}
+    assert client.post("/scopes/edit", data=data).status_code == 302
+    assert store.find_property(STAGE_KEY, {"application": "ledger", "account": "test"}) is not None
