@@ -70,8 +70,9 @@ class ScopeView:
         args[prefill + "stage"] = self.cell.stage
         if decision.percent is not None:
             args[prefill + "percent"] = f"{decision.percent:g}"
-        if decision.bucket_by and decision.percent is not None:
-            args[prefill + "bucket_by"] = decision.bucket_by
+        deciding = next((c.property for c in self.matching if c.property.id == decision.property_id), None)
+        if decision.percent is not None and deciding is not None and deciding.bucket_by:
+            args[prefill + "bucket_by"] = deciding.bucket_by  # only a chosen one: the default stays implicit
         return args
 
 
