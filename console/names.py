@@ -25,7 +25,8 @@ CATALOGUE_OPERATIONS: tuple[str, ...] = tuple(op.value for op in OperationName)
 """Every operation the catalogue can run: one matrix column each."""
 
 CHECKED_DIMENSIONS = ("application", "account", "operation")
-"""The dimensions whose names the editor checks (stage types and providers are free text in Orca as well)."""
+"""The dimensions whose names the editor checks: the console has no list of stage types, and a provider is named
+by the cloud's accounts, so those two are not checked."""
 
 
 @dataclass(frozen=True, slots=True)

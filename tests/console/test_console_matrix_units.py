@@ -185,7 +185,7 @@ def test_known_names_come_from_the_cloud_the_catalogue_operations_and_properties
     [typo] = names.unknown({"application": "biling", "account": "prod", "operation": "resizeServerGroup"})
     assert (typo.dimension, typo.value, typo.suggestions) == ("application", "biling", ("billing",))
     assert "did you mean 'billing'?" in typo.message()
-    assert names.unknown({"stage_type": "anything", "provider": "anything"}) == []  # free text, as in Orca
+    assert names.unknown({"stage_type": "anything", "provider": "anything"}) == []  # not checked: no list of them
 
 
 def _rollout(scope: dict[str, str], status: RolloutStatus = RolloutStatus.RUNNING) -> Rollout:
