@@ -287,7 +287,7 @@ class EmbeddedStack:
             return
         login = self._console_config()
         args = ["console", "--host", cfg.host, "--port", str(cfg.console_port), "--db", cfg.database]
-        args += ["--config", str(login.config_path)]
+        args += ["--config", str(login.config_path), "--cloud", self.sim_url]  # its accounts: the names it knows
         # The console keeps its generated session key under CLOUDOPS_STATE_DIR: this stack's directory.
         env = {"CLOUDOPS_STATE_DIR": str(cfg.state_dir)}
         service = self._launch("console", login.url, module_argv("cloudops", *args), env=env)

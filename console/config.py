@@ -15,6 +15,7 @@ CONSOLE_* wins over them.
       tokens:
         ci: {role: viewer, sha256: "9f86d0..."}                        # cloudops console new-token
       temporal_ui_url: https://temporal.example.com
+      cloud: http://127.0.0.1:7010              # its accounts are the names the stage editor knows
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "MATRIX_LOOKBACK_HOURS": 7 * 24.0,
     "RECENT_MISMATCHES": 20,
     "MAX_OPERATIONS": 200,
+    "CLOUD": None,  # the cloud whose accounts the editor knows: a sim cloud URL, 'sim', 'aws' (cloud.factory)
+    "CLOUD_ACCOUNTS_TTL_S": 60.0,
     "TESTING": False,
 }
 
@@ -120,6 +123,8 @@ class ConsoleSettings:
     matrix_lookback_hours: float = 7 * 24.0
     recent_mismatches: int = 20
     max_operations: int = 200
+    cloud: str | None = None
+    cloud_accounts_ttl_s: float = 60.0
     testing: bool = False
 
 
@@ -260,5 +265,7 @@ def _settings(config: Mapping[str, Any]) -> ConsoleSettings:
         matrix_lookback_hours=_number(config, "MATRIX_LOOKBACK_HOURS", 0.01),
         recent_mismatches=int(_number(config, "RECENT_MISMATCHES", 1)),
         max_operations=int(_number(config, "MAX_OPERATIONS", 1)),
+        cloud=_text(config, "CLOUD", optional=True),
+        cloud_accounts_ttl_s=_number(config, "CLOUD_ACCOUNTS_TTL_S", 0),
         testing=_flag(config, "TESTING"),
     )
