@@ -1,4 +1,5 @@
-"""The gateway's operations behind its HTTP routes: submit, read a task, list running tasks, resume.
+"""The gateway's operations behind its HTTP routes: submit, read a task, list running tasks, resume, and, with
+an upstream Clouddriver behind it, the verdict on each submitted list (take it, or pass it on: gateway.admission).
 
 `Gateway` owns the store, the driver and the sources it reads; `build_gateway` wires the real ones from a
 RouterConfig (the router's settings) and GatewaySettings (the gateway's own).
@@ -9,10 +10,13 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from clouddriver_wire.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
+from clouddriver_wire.ops import OpsRequest
+from gateway.admission import Admission, Reason, admit
+from gateway.admission_log import AdmissionLog, GatewayMetrics
 from gateway.driver import Driver, DriverSettings
 from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
 from gateway.settings import GatewaySettings
@@ -20,9 +24,12 @@ from gateway.sources import AccountSource, LegacyTasks, ProgressSource
 from gateway.store import GatewayStore
 from gateway.submission import MAX_DIMENSION, resolve_operations
 from gateway.task_json import compose, durable_view, legacy_view, waiting_view
+from gateway.upstream import Upstream
 from router.config import RouterConfig
-from router.contract import CloudOperationRunner, Path
+from router.contract import CloudOperationRunner, OperationRequest, Path
+from router.metrics import RouterMetrics
 from router.ownership import OwnershipStore
+from router.policy import Route
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
 
@@ -50,9 +57,22 @@ class Gateway:
         legacy_poll_interval_s: float = 5.0,
         owner_id: str | None = None,
         resources: Sequence[object] = (),
+        upstream: Upstream | None = None,
+        admissions: AdmissionLog | None = None,
     ) -> None:
-        """`resources` are closed by `close()`, after the driver has stopped (the runner first)."""
+        """`resources` are closed by `close()`, after the driver has stopped (the runner first). With `upstream`
+        (and `admissions`, where its verdicts are kept) the gateway takes only the lists the durable path needs
+        and passes everything else to it; `runner` must then be a RoutingRunner (its `decide` routes)."""
         settings = settings or GatewaySettings()
+        decide = getattr(runner, "decide", None)
+        if upstream is not None and (admissions is None or not callable(decide)):
+            raise ValueError("a gateway with an upstream needs an admission log and a runner that decides routes")
+        self._decide: Callable[[OperationRequest], Route] | None = decide
+        self.upstream = upstream
+        self._admissions = admissions
+        router_metrics = getattr(runner, "metrics", None)
+        registry = router_metrics.registry if isinstance(router_metrics, RouterMetrics) else None
+        self.metrics = GatewayMetrics.on(registry)
         self.settings = settings
         self.runner = runner
         self.owner_id = owner_id or new_owner_id()
@@ -85,6 +105,36 @@ class Gateway:
                 close()
 
     # -- the routes ---------------------------------------------------------------------------------------------
+
+    def admit(self, req: OpsRequest, *, stage_type: str | None = None, execution_id: str | None = None) -> Admission:
+        """Take the list, or pass it to the upstream (gateway.admission); the verdict is recorded and counted
+        before anything runs. A retried POST keeps the first verdict of its clientRequestId."""
+        assert self._admissions is not None and self._decide is not None, "admit() is for a gateway with an upstream"
+        crid = req.client_request_id
+        if self.store.by_request_id(crid) is not None:
+            admission = Admission(Reason.TAKEN_BEFORE)
+        elif self._admissions.passed_before(crid):
+            admission = Admission(Reason.PASSED_BEFORE)
+        else:
+            admission = admit(
+                req.operations,
+                req.provider,
+                accounts=self._accounts.accounts,
+                decide=self._decide,
+                client_request_id=crid,
+                stage_type=stage_type,
+                execution_id=execution_id,
+            )
+            self._admissions.record(crid, admission)
+        self.metrics.count(admission)
+        return admission
+
+    def record_unreadable(self, client_request_id: str) -> None:
+        """Record and count a body the gateway could not read (not JSON, too large): the upstream answers it."""
+        assert self._admissions is not None
+        admission = Admission(Reason.UNREADABLE)
+        self._admissions.record(client_request_id, admission)
+        self.metrics.count(admission)
 
     def submit(
         self,
@@ -197,14 +247,26 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
     from cloud.factory import open_provider
     from durable_runner.client import connect
     from gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
+    from gateway.upstream_accounts import UpstreamAccounts
     from router.errors import ConfigurationError
     from router.factory import build_routing_runner, database_engine, temporal_settings
     from router.ownership import SqlOwnership
 
-    try:
-        reader = open_provider(settings.cloud)
-    except ValueError as exc:
-        raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
+    upstream: Upstream | None = None
+    accounts: AccountSource
+    if settings.upstream is not None:
+        # The real Clouddriver's accounts, never a second configuration of them (`cloud` is not read).
+        upstream = Upstream(
+            settings.upstream,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            read_timeout_s=settings.upstream_timeout_s,
+        )
+        accounts = UpstreamAccounts(upstream.http, settings.accounts_ttl_s)
+    else:
+        try:
+            accounts = CachedAccounts(open_provider(settings.cloud), settings.accounts_ttl_s)
+        except ValueError as exc:
+            raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
     engine = database_engine(config.database_url)  # one pool for the runner's tables and the gateway's
     # Upgrades a SQLite schema; checks any other one is at the newest.
     runner = build_routing_runner(config, engine=engine)
@@ -217,8 +279,10 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
         owners=SqlOwnership(engine),
         legacy=legacy,
         progress=progress,
-        accounts=CachedAccounts(reader, settings.accounts_ttl_s),
+        accounts=accounts,
         settings=settings,
         legacy_poll_interval_s=config.legacy_poll_interval_s,
-        resources=(runner, legacy, progress, engine),
+        resources=(runner, legacy, progress, *((upstream,) if upstream else ()), engine),
+        upstream=upstream,
+        admissions=AdmissionLog(engine) if upstream else None,
     )

@@ -20,14 +20,19 @@ from router.errors import ConfigurationError
 __all__ = ["ENV_PREFIX", "GatewaySettings", "load_gateway_settings"]
 
 ENV_PREFIX = "CLOUDOPS_GATEWAY_"
+_TEXT = ("cloud", "upstream")
 
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
-    """`cloud` is the cloud whose accounts validate submissions (a `cloud.factory` spec); the rest pace the driver
-    and bound what a request may wait for."""
+    """`cloud` is the cloud whose accounts validate submissions (a `cloud.factory` spec), unless `upstream` names
+    the real Clouddriver behind the gateway: then every request the gateway does not route itself goes there, and
+    the accounts are its `GET /credentials`. The rest pace the driver and bound what a request may wait for."""
 
     cloud: str = "http://127.0.0.1:7010"
+    upstream: str | None = None
+    upstream_connect_timeout_s: float = 5.0
+    upstream_timeout_s: float = 60.0
     tick_s: float = 1.0
     lease_s: float = 15.0
     start_timeout_s: float = 300.0
@@ -38,9 +43,13 @@ class GatewaySettings:
     workers: int = 8
 
     def __post_init__(self) -> None:
+        if self.upstream is not None and not self.upstream.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"gateway setting 'upstream' must be the Clouddriver's http:// or https:// URL (got {self.upstream!r})"
+            )
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name != "cloud" and (not math.isfinite(value) or value <= 0):  # nan <= 0 is False: test both
+            if f.name not in _TEXT and (not math.isfinite(value) or value <= 0):  # nan <= 0 is False: test both
                 raise ConfigurationError(
                     f"gateway setting {f.name!r} must be a finite number greater than 0 (got {value!r})"
                 )

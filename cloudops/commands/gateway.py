@@ -23,6 +23,13 @@ __all__ = ["command"]
     "--cloud", default=None, help="The cloud whose accounts validate submissions (a sim cloud URL, 'aws', ...)."
 )
 @click.option(
+    "--upstream",
+    default=None,
+    metavar="URL",
+    help="The real Clouddriver behind the gateway: what it does not route itself passes through to it, and its "
+    "GET /credentials gives the accounts (--cloud is then not used).",
+)
+@click.option(
     "--tick",
     "tick_s",
     type=FiniteFloat(min=0, min_open=True),
@@ -42,6 +49,7 @@ def command(
     host: str,
     config_file: str | None,
     cloud: str | None,
+    upstream: str | None,
     tick_s: float | None,
     lease_s: float | None,
     threads: int,
@@ -55,6 +63,13 @@ def command(
     X-Spinnaker-Stage-Type header (or the operation's `stageType`; default its name), account from
     `credentials`, application from `application` / `moniker.app` / the server group name, operation, provider.
     Operations run in order, each with the results of those before it in `cloudops.priorResults`.
+
+    \b
+    \b
+    With --upstream URL (the real Clouddriver), Orca's one clouddriver.baseUrl points at the gateway: a list
+    goes to the durable path's router only when the catalogue knows every operation of it and the flags
+    send one to durable (or shadow it there); every other list, every read, the jobs endpoints and the tasks
+    the upstream issued pass through to it unchanged, streamed.
 
     \b
     Settings: the router's (legacy_url, temporal_*, database_url, ...) from the file's `router:` section and
@@ -77,7 +92,9 @@ def command(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll of a legacy task is noise
     try:
         config = load_config(config_file)
-        settings = load_gateway_settings(config_file, overrides={"cloud": cloud, "tick_s": tick_s, "lease_s": lease_s})
+        settings = load_gateway_settings(
+            config_file, overrides={"cloud": cloud, "upstream": upstream, "tick_s": tick_s, "lease_s": lease_s}
+        )
         gateway = build_gateway(config, settings)
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from exc
@@ -92,9 +109,9 @@ def command(
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     gateway.driver.start()
+    behind = f"upstream {settings.upstream}" if settings.upstream else f"cloud {settings.cloud}"
     click.echo(
-        f"gateway on http://{host}:{port} (legacy {config.legacy_url}, Temporal {config.temporal_address}, "
-        f"cloud {settings.cloud})",
+        f"gateway on http://{host}:{port} (legacy {config.legacy_url}, Temporal {config.temporal_address}, {behind})",
         err=True,
     )
     waitress.serve(create_app(gateway), host=host, port=port, threads=threads, ident="cloudops-gateway", _quiet=True)
