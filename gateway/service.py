@@ -15,7 +15,7 @@ from typing import Any
 
 from clouddriver_wire.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
 from clouddriver_wire.ops import OpsRequest
-from gateway.admission import Admission, Reason, admit
+from gateway.admission import Admission, Reason, admit, listed_operations
 from gateway.admission_log import AdmissionLog, GatewayMetrics
 from gateway.driver import Driver, DriverSettings
 from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
@@ -111,10 +111,11 @@ class Gateway:
         before anything runs. A retried POST keeps the first verdict of its clientRequestId."""
         assert self._admissions is not None and self._decide is not None, "admit() is for a gateway with an upstream"
         crid = req.client_request_id
+        listed = listed_operations(req.operations, req.provider) or ()
         if self.store.by_request_id(crid) is not None:
-            admission = Admission(Reason.TAKEN_BEFORE)
+            admission = Admission(Reason.TAKEN_BEFORE, listed)
         elif self._admissions.passed_before(crid):
-            admission = Admission(Reason.PASSED_BEFORE)
+            admission = Admission(Reason.PASSED_BEFORE, listed)
         else:
             admission = admit(
                 req.operations,

@@ -18,6 +18,7 @@ broke the exchange. Each is a Spring error map saying the upstream is down, from
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -82,12 +83,14 @@ def end_to_end(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def raw_target(request: Request) -> str:
     """The request's path and query exactly as the client sent them (waitress's REQUEST_URI), else rebuilt."""
-    raw = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI")
-    if isinstance(raw, str) and raw.startswith("/"):
-        return raw
-    query = request.environ.get("QUERY_STRING") or ""
-    path = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
-    return f"{path}?{query}" if query else path or "/"
+    environ = request.environ
+    query = environ.get("QUERY_STRING") or ""
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not isinstance(raw, str) or not raw.startswith("/"):
+        raw = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=-._~%")
+    if query and "?" not in raw:  # some servers (Werkzeug's) give the path alone
+        raw = f"{raw}?{query}"
+    return raw or "/"
 
 
 def _has_body(request: Request) -> bool:
