@@ -18,9 +18,9 @@ broke the exchange. Each is a Spring error map saying the upstream is down, from
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
+from urllib.parse import quote
 
 import httpx
 from flask import Request, Response
