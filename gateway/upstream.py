@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import IO, Any
 from urllib.parse import quote
 
@@ -143,6 +144,8 @@ class Upstream:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             follow_redirects=False,  # a redirect is the upstream's answer, passed on as it is
             trust_env=False,  # never an HTTP proxy from the environment between the gateway and its Clouddriver
+            # A proxy keeps no cookies: one caller's Set-Cookie must never ride along on another caller's request.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         for name in _HTTPX_DEFAULTS:  # send what the client sent, not httpx's defaults (no gzip it did not ask for)
             self._http.headers.pop(name, None)

@@ -114,4 +114,14 @@ def command(
         f"gateway on http://{host}:{port} (legacy {config.legacy_url}, Temporal {config.temporal_address}, {behind})",
         err=True,
     )
-    waitress.serve(create_app(gateway), host=host, port=port, threads=threads, ident="cloudops-gateway", _quiet=True)
+    waitress.serve(
+        create_app(gateway),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="cloudops-gateway",
+        # A slow reader of a large pass-through answer holds the app thread back at 1 MiB buffered, not
+        # waitress's default 16 MiB, so the gateway's memory stays flat whatever the upstream streams.
+        outbuf_high_watermark=1024 * 1024,
+        _quiet=True,
+    )
