@@ -150,14 +150,16 @@ def test_unknown_operations_pass_through_and_orca_polls_the_upstreams_task(
     request = OperationRequest(
         "deploy-web-1", "deployManifest", "deployManifest", "k8s", "myapp", "kubernetes", manifest
     )
+    with LegacyRunner(upstream.url, poll_interval_s=0.05, read_backoff_s=0.01) as orca:
+        assert orca.run(request).succeeded  # Orca straight at the Clouddriver: what it sends there
     with LegacyRunner(gateway.url, poll_interval_s=0.05, read_backoff_s=0.01) as orca:
         result = orca.run(request)
     assert result.succeeded, result.errors
     assert result.task_id is not None and result.task_id.startswith("up-")  # the upstream's task, polled through it
-    (posted,) = upstream.matching("POST", "/kubernetes/ops")
-    assert posted.target.startswith("/kubernetes/ops?clientRequestId=")
-    assert json.loads(posted.body) == [{"deployManifest": json.loads(posted.body)[0]["deployManifest"]}]
-    assert json.loads(posted.body)[0]["deployManifest"]["manifests"] == manifest["manifests"]
+    direct, through = upstream.matching("POST", "/kubernetes/ops")
+    assert (through.target, through.body) == (direct.target, direct.body)
+    assert through.target.startswith("/kubernetes/ops?clientRequestId=")
+    assert json.loads(through.body)[0]["deployManifest"]["manifests"] == manifest["manifests"]
     assert upstream.matching("GET", f"/task/{result.task_id}")
 
     # The one-operation form Orca's submitOperation uses, with kork's headers: the same bytes arrive.
