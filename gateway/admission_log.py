@@ -97,6 +97,17 @@ class AdmissionSummary:
         """The share of operations the durable path could take at all (None when there were none)."""
         return self.known / self.operations if self.operations else None
 
+    def describe(self) -> str:
+        """One line for a report: the share the durable path could take, and what went to the upstream."""
+        share = f"{100 * self.known_share:.1f}%" if self.known_share is not None else "-"
+        passed = ", ".join(f"{o} x{n} ({r})" for o, r, n in self.passed[:8])
+        more = f", and {len(self.passed) - 8} more" if len(self.passed) > 8 else ""
+        return (
+            f"gateway: {self.operations} operations submitted, {self.known} ({share}) known to the catalogue (the "
+            f"durable path could take them), {self.taken} taken by the gateway"
+            + (f"; passed to the upstream Clouddriver: {passed}{more}" if passed else "")
+        )
+
     def to_json(self) -> dict[str, object]:
         return {
             "operations": self.operations,
@@ -151,11 +162,14 @@ class AdmissionLog:
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
-    def summary(self, since: datetime) -> AdmissionSummary:
-        """What was submitted since `since` (one query, grouped in SQL)."""
+    def summary(self, since: datetime, until: datetime | None = None) -> AdmissionSummary:
+        """What was submitted in [since, until] (one query, grouped in SQL)."""
+        window = table.c.decided_at >= since
+        if until is not None:
+            window = sa.and_(window, table.c.decided_at <= until)
         query = (
             sa.select(table.c.operation, table.c.known, table.c.taken, table.c.reason, sa.func.count())
-            .where(table.c.decided_at >= since)
+            .where(window)
             .group_by(table.c.operation, table.c.known, table.c.taken, table.c.reason)
         )
         with self.engine.connect() as conn:

@@ -3,8 +3,9 @@
 Reads, through the router's read model (aggregated in SQL, latency samples bounded per scope), the outcomes
 per path (status, error kind, fallbacks, durations) and the comparisons (counts by outcome; the fields that
 differed in mismatched and ignored comparisons) inside [since, until], for each scope and for all of them
-together, and the rollouts that changed in that window with their timelines. The statistics themselves are
-`rollouts.stats`; the verdicts are `rollouts.gates` (see `cloudops.report.verdict`).
+together, the rollouts that changed in that window with their timelines, and what share of the operations
+submitted through `cloudops gateway --upstream` the durable path could take at all (gateway.admission_log).
+The statistics themselves are `rollouts.stats`; the verdicts are `rollouts.gates` (see `cloudops.report.verdict`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cloudops.report.model import (
 )
 from cloudops.report.verdict import judge
 from flags.model import utc
+from gateway.admission_log import AdmissionLog, AdmissionSummary
 from rollouts.errors import RolloutStoreUnavailable
 from rollouts.gates import ComparisonCounts, Evidence, PathSample, Thresholds
 from rollouts.store import RolloutStore
@@ -117,6 +119,16 @@ def _scope_report(key: ScopeKey | None, acc: _ScopeAcc, thresholds: Thresholds) 
     )
 
 
+def _gateway(engine: sa.Engine, since: datetime, until: datetime) -> AdmissionSummary | None:
+    """What the gateway took and passed to its upstream in the window; None when nothing went through one (or
+    the database predates the gateway's admissions table)."""
+    try:
+        found = AdmissionLog(engine).summary(since, until)
+    except sa.exc.SQLAlchemyError:
+        return None
+    return found if found.operations else None
+
+
 def _rollouts(engine: sa.Engine, since: datetime) -> tuple[tuple[RolloutHistory, ...], tuple[str, ...]]:
     store = RolloutStore(engine)
     try:
@@ -144,6 +156,9 @@ def build_report(
     rollouts, notes = _rollouts(engine, since)
     if not scopes:
         notes += (f"no operations or comparisons were recorded between {since.isoformat()} and {until.isoformat()}",)
+    gateway = _gateway(engine, since, until)
+    if gateway is not None:
+        notes += (gateway.describe(),)
     return Report(
         generated_at=utc(generated_at or until),
         since=since,
@@ -154,4 +169,5 @@ def build_report(
         scopes=tuple(reports),
         rollouts=rollouts,
         notes=notes,
+        gateway=gateway,
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway.admission_log import AdmissionSummary
 from rollouts.gates import ComparisonCounts, GateResult, Thresholds
 from rollouts.model import Rollout, RolloutEvent
 from router.read_values import PathStats
@@ -181,6 +182,7 @@ class Report:
     scopes: tuple[ScopeReport, ...]
     rollouts: tuple[RolloutHistory, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    gateway: AdmissionSummary | None = None  # what went through `cloudops gateway --upstream`, if anything
 
     def verdict_counts(self) -> dict[str, int]:
         counts = {v.value: 0 for v in ScopeVerdict}
@@ -201,4 +203,5 @@ class Report:
             "scopes": [s.to_json() for s in self.scopes],
             "rollouts": [r.to_json() for r in self.rollouts],
             "notes": list(self.notes),
+            "gateway": self.gateway.to_json() if self.gateway is not None else None,
         }
