@@ -167,3 +167,19 @@ def test_bench_evidence_times_the_readers_against_the_baseline() -> None:
     for mode in ("report", "evidence", "dashboard"):
         assert sqlite[mode]["read_model"]["seconds"] >= 0 and sqlite[mode]["read_model"]["peak_rss_mb"] > 0
     assert "not measured" in report["databases"]["postgresql"]
+
+
+@pytest.mark.slow  # three services started: sim cloud, legacy service, gateway
+def test_bench_gateway_measures_both_reads_directly_and_through_the_gateway() -> None:
+    report = _bench("gateway", "--samples", "30", "--warmup", "3")
+    assert report["benchmark"] == "gateway"
+    assert set(report["reads"]) == {"credentials", "task_poll"}
+    for read in report["reads"].values():
+        _summary_ok(read["direct"], 30)
+        _summary_ok(read["through_gateway"], 30)
+        assert read["added_p50_ms"] == round(read["through_gateway"]["p50_ms"] - read["direct"]["p50_ms"], 3)
+    assert [t["target"] for t in report["targets"]] == [
+        "added p50 on credentials reads (ms) <= 2.0",
+        "added p50 on task_poll reads (ms) <= 2.0",
+    ]
+    assert report["memory"]["gateway_rss_mb"] > 0
