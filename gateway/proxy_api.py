@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from clouddriver_wire.errors import InvalidRequest
+from clouddriver_wire.errors import InvalidRequest, TaskNotFound
 from clouddriver_wire.ops import ops_request, parse_body
 from gateway.api import MAX_DEPTH, gateway
 from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER
@@ -83,10 +83,10 @@ ops.add_url_rule("/<provider>/ops/<name>", "submit_one", submit_one, methods=["P
 
 @tasks.get("/task/<task_id>")
 def get_task(task_id: str) -> ResponseReturnValue:
-    gw = gateway()
-    if gw.store.get(task_id) is None:
+    try:
+        return jsonify(gateway().task(task_id))
+    except TaskNotFound:  # not the gateway's: a task the upstream issued (Orca polls both through here)
         return _upstream().forward(request)
-    return jsonify(gw.task(task_id))
 
 
 @tasks.post("/task/<task_id>:resume")
@@ -100,9 +100,13 @@ def resume_task(task_id: str) -> ResponseReturnValue:
 @tasks.get("/task")
 def list_tasks() -> ResponseReturnValue:
     """The upstream's running tasks followed by the gateway's; the upstream's error as it answered it."""
-    status, theirs = _upstream().get_json(request)
-    if status != 200:
-        return jsonify(theirs), status
+    answer = _upstream().get(request)
+    if answer.status_code != 200:
+        return Response(answer.content, answer.status_code, content_type=answer.headers.get("content-type"))
+    try:
+        theirs = answer.json()
+    except ValueError:
+        theirs = None
     if not isinstance(theirs, list):
         raise UpstreamFailed(f"the upstream Clouddriver answered GET /task with {type(theirs).__name__}, not a list")
     return jsonify([*theirs, *gateway().running()])

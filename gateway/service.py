@@ -7,6 +7,7 @@ RouterConfig (the router's settings) and GatewaySettings (the gateway's own).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -32,6 +33,8 @@ from router.ownership import OwnershipStore
 from router.policy import Route
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
+
+log = logging.getLogger(__name__)
 
 _MAX_REQUEST_ID = 255
 
@@ -263,6 +266,14 @@ def build_gateway(config: RouterConfig, settings: GatewaySettings) -> Gateway:
             read_timeout_s=settings.upstream_timeout_s,
         )
         accounts = UpstreamAccounts(upstream.http, settings.accounts_ttl_s)
+        if config.legacy_url.rstrip("/") != upstream.base_url:
+            # Allowed (a second Clouddriver for the legacy path), but usually a forgotten `router.legacy_url`.
+            log.warning(
+                "the legacy path submits to %s, the pass-through goes to %s: set router.legacy_url to the upstream "
+                "unless that is meant",
+                config.legacy_url,
+                upstream.base_url,
+            )
     else:
         try:
             accounts = CachedAccounts(open_provider(settings.cloud), settings.accounts_ttl_s)

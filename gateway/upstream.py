@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import IO, Any
+from typing import IO
 from urllib.parse import quote
 
 import httpx
@@ -181,20 +181,16 @@ class Upstream:
         response.call_on_close(answer.close)
         return response
 
-    def get_json(self, request: Request) -> tuple[int, Any]:
-        """`GET` the request's target for the gateway itself (decoded JSON, None if not JSON) with the request's
-        end-to-end headers but its encodings; raises the UpstreamError of a failed exchange."""
+    def get(self, request: Request) -> httpx.Response:
+        """`GET` the request's target for the gateway itself, read whole and decoded, with the request's end-to-end
+        headers but its encodings; raises the UpstreamError of a failed exchange."""
         skip = {"host", "accept-encoding", "content-length"}
         headers = [(k, v) for k, v in end_to_end(request.headers.items()) if k.lower() not in skip]
         target = raw_target(request)
         try:
-            answer = self._http.get(target, headers=headers)
+            return self._http.get(target, headers=headers)
         except httpx.HTTPError as exc:
             raise self._error("GET", target, exc) from exc
-        try:
-            return answer.status_code, answer.json()
-        except ValueError:
-            return answer.status_code, None
 
     def _body(self, answer: httpx.Response, method: str, target: str) -> Iterator[bytes]:
         try:

@@ -249,6 +249,8 @@ def test_get_task_lists_the_upstreams_running_tasks_then_the_gateways(p: Proxy) 
     assert listed.status_code == 200
     assert [t["id"] for t in listed.json] == ["up-running", ours]
     assert p.upstream.requests[-1].header("X-Spinnaker-User") == "ops@example.com"
+    failing = p.http.get("/task?status=503")  # the upstream's own error, as it answered it
+    assert failing.status_code == 503 and failing.json["message"] == "as asked: 503"
 
 
 # -- accounts from the upstream ------------------------------------------------------------------------------------
