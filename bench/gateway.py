@@ -6,7 +6,8 @@ Clouddriver; the gateway is a process in front of it, as Orca would reach it. Ea
 straight to the upstream and through the gateway, each side over its own kept-alive connection, so both meet the
 same machine at the same moments. Two reads: `GET /credentials?expand=true` (a pure pass-through) and
 `GET /task/{id}` of a task the gateway did not issue (Orca's poll: the gateway first looks the id up in its own
-tables). The figure is the added latency, p50 and p99 through minus direct; the target is <= 2 ms at p50.
+tables). The figure is the added latency, p50 and p99 through minus direct (and the fastest read's, the least
+disturbed by a busy machine); the target is <= 2 ms at p50.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def _measure(
         "through_gateway": through_s,
         "added_p50_ms": round(through_s["p50_ms"] - direct_s["p50_ms"], 3),
         "added_p99_ms": round(through_s["p99_ms"] - direct_s["p99_ms"], 3),
+        # The fastest read of each side: on a busy machine, the closest figure to the gateway's own cost.
+        "added_min_ms": round(through_s["min_ms"] - direct_s["min_ms"], 3),
         "ratio_p50": round(through_s["p50_ms"] / direct_s["p50_ms"], 3) if direct_s["p50_ms"] else None,
     }
 
