@@ -6,7 +6,8 @@ Forwarded as they are: the method, the raw path and query (percent-encoding incl
 body bytes (streamed as they arrive, still compressed if the upstream compressed them: nothing is decoded, so
 `Content-Length` and `Content-Encoding` stay true). Dropped, as any HTTP proxy must: the hop-by-hop headers
 (`Connection` and the headers it names, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Trailer`, `Upgrade`,
-`Proxy-*`) and the client's `Host` (the upstream's own is sent). One pooled `httpx.Client` serves every request.
+`Proxy-*`), the client's `Host` (the upstream's own is sent) and `Expect` (waitress has answered it). One
+pooled `httpx.Client` serves every request; it keeps no cookies, follows no redirects, reads no proxy settings.
 
 An upstream that cannot be reached answers as a dead Clouddriver behind a proxy does, and as Orca's retrofit
 error handling expects (orca-retrofit BaseRetrofitExceptionHandler: 503 is retried for every method, 502 and
@@ -48,6 +49,9 @@ HOP_BY_HOP = frozenset(
 )
 _CHUNK = 64 * 1024
 _NO_LIMIT = 2**62
+# Set by the gateway's own side of the exchange: `Host` is the upstream's, and waitress has already answered an
+# `Expect: 100-continue` and read the body, so the upstream must not be asked to say "continue" again.
+_OWN_REQUEST_HEADERS = frozenset({"host", "expect"})
 _HTTPX_DEFAULTS = ("Accept", "Accept-Encoding", "Connection", "User-Agent")
 
 
@@ -162,7 +166,7 @@ class Upstream:
         """Forward `request` and stream the upstream's answer back. `body` is what the caller already read of the
         request's body (all of it as bytes, or the rest chained on as `request_body` makes it); by default the
         body is streamed from the request."""
-        headers = [(k, v) for k, v in end_to_end(request.headers.items()) if k.lower() != "host"]
+        headers = [(k, v) for k, v in end_to_end(request.headers.items()) if k.lower() not in _OWN_REQUEST_HEADERS]
         content = body if body is not None else request_body(request) if _has_body(request) else None
         target = raw_target(request)
         upstream_request = self._http.build_request(request.method, target, headers=headers, content=content)
@@ -184,7 +188,7 @@ class Upstream:
     def get(self, request: Request) -> httpx.Response:
         """`GET` the request's target for the gateway itself, read whole and decoded, with the request's end-to-end
         headers but its encodings; raises the UpstreamError of a failed exchange."""
-        skip = {"host", "accept-encoding", "content-length"}
+        skip = {*_OWN_REQUEST_HEADERS, "accept-encoding", "content-length"}
         headers = [(k, v) for k, v in end_to_end(request.headers.items()) if k.lower() not in skip]
         target = raw_target(request)
         try:
