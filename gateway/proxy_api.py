@@ -83,10 +83,14 @@ ops.add_url_rule("/<provider>/ops/<name>", "submit_one", submit_one, methods=["P
 
 @tasks.get("/task/<task_id>")
 def get_task(task_id: str) -> ResponseReturnValue:
+    upstream = _upstream()
+    if task_id in upstream.task_ids:
+        return upstream.forward(request)
     try:
         return jsonify(gateway().task(task_id))
     except TaskNotFound:  # not the gateway's: a task the upstream issued (Orca polls both through here)
-        return _upstream().forward(request)
+        upstream.task_ids.add(task_id)
+        return upstream.forward(request)
 
 
 @tasks.post("/task/<task_id>:resume")

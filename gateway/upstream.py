@@ -19,6 +19,8 @@ broke the exchange. Each is a Spring error map saying the upstream is down, from
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import IO
@@ -31,6 +33,7 @@ from clouddriver_wire.errors import ClouddriverError, ServiceUnavailable
 
 __all__ = [
     "HOP_BY_HOP",
+    "RecentIds",
     "Upstream",
     "UpstreamError",
     "UpstreamFailed",
@@ -129,6 +132,34 @@ def _chunks(stream: IO[bytes], prefix: bytes) -> Iterator[bytes]:
         yield chunk
 
 
+class RecentIds:
+    """A bounded set of ids, the least recently seen dropped first (thread-safe).
+
+    The gateway keeps here the task ids it found are not its own: a gateway task id is a random UUID that exists
+    in the shared tables before any caller has seen it, so an id once absent there is the upstream's for good,
+    and Orca's next polls of it (every 5 s) pass through without asking the database again.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            if key not in self._ids:
+                return False
+            self._ids.move_to_end(key)  # type: ignore[arg-type]
+            return True
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._ids[key] = None
+            self._ids.move_to_end(key)
+            while len(self._ids) > self._capacity:
+                self._ids.popitem(last=False)
+
+
 class Upstream:
     """Forwards requests to the Clouddriver at `base_url` through one pooled client; see the module docstring."""
 
@@ -153,6 +184,7 @@ class Upstream:
         )
         for name in _HTTPX_DEFAULTS:  # send what the client sent, not httpx's defaults (no gzip it did not ask for)
             self._http.headers.pop(name, None)
+        self.task_ids = RecentIds()  # task ids known to be the upstream's (see RecentIds)
 
     @property
     def http(self) -> httpx.Client:

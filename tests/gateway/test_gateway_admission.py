@@ -37,7 +37,7 @@ from gateway.admission import Reason, listed_operations
 from gateway.admission_log import AdmissionLog
 from gateway.store import GatewayStore
 from gateway.tables import gateway_admissions
-from gateway.upstream import Upstream, end_to_end
+from gateway.upstream import RecentIds, Upstream, end_to_end
 from gateway.upstream_accounts import UpstreamAccounts, parse_credentials
 from router.contract import Path
 from router.metrics import RouterMetrics
@@ -142,6 +142,11 @@ def test_a_list_the_flags_keep_on_legacy_goes_to_the_upstream_as_the_same_bytes(
     polled = p.http.get(f"/task/{answer.json['id']}")  # a task the gateway did not issue passes through
     assert polled.status_code == 200 and polled.json["status"]["completed"] is True
     assert p.upstream.requests[-1].target == f"/task/{answer.json['id']}"
+
+    queries: list[str] = []
+    sa.event.listen(p.engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+    again = p.http.get(f"/task/{answer.json['id']}")  # Orca's next poll: known to be the upstream's
+    assert again.status_code == 200 and again.data == polled.data and queries == []
 
 
 def test_a_list_with_a_durable_operation_is_the_gateways_own_task(p: Proxy) -> None:
@@ -335,6 +340,15 @@ def test_hop_by_hop_headers_are_dropped_and_every_other_passes() -> None:
         ("Set-Cookie", "b=2"),
         ("Content-Length", "12"),
     ]
+
+
+def test_recent_ids_keep_the_most_recently_seen() -> None:
+    ids = RecentIds(capacity=2)
+    ids.add("a")
+    ids.add("b")
+    assert "a" in ids  # seen again: now the most recent
+    ids.add("c")
+    assert "a" in ids and "c" in ids and "b" not in ids
 
 
 def test_listed_operations_reads_what_it_can_without_validating() -> None:
