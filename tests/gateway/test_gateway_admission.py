@@ -208,8 +208,10 @@ def test_a_body_over_the_gateways_limit_is_streamed_to_the_upstream_whole(p: Pro
 
 
 def test_a_retried_post_keeps_its_first_verdict_when_the_flags_change_between(p: Proxy) -> None:
-    """Orca retries a failed POST with the same clientRequestId (KatoService's RetrySupport): the upstream
-    deduplicates it, so it must get the retry too, or the operation would run on both paths (rule 1)."""
+    """Orca retries a failed POST with the same clientRequestId (orca-clouddriver/src/main/java/com/netflix/
+    spinnaker/orca/clouddriver/KatoService.java, through RetrySupport), and Clouddriver deduplicates on it
+    (clouddriver-web/src/main/groovy/com/netflix/spinnaker/clouddriver/controllers/OperationsController.groovy,
+    then OperationsService): the upstream must get the retry too, or the operation would run on both paths."""
     first = p.post([resize()], crid="orca-7")
     assert first.json["id"].startswith("up-")
     p.flags.stage("durable")
