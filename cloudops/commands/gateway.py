@@ -65,7 +65,6 @@ def command(
     Operations run in order, each with the results of those before it in `cloudops.priorResults`.
 
     \b
-    \b
     With --upstream URL (the real Clouddriver), Orca's one clouddriver.baseUrl points at the gateway: a list
     goes to the durable path's router only when the catalogue knows every operation of it and the flags
     send one to durable (or shadow it there); every other list, every read, the jobs endpoints and the tasks
@@ -73,7 +72,7 @@ def command(
 
     \b
     Settings: the router's (legacy_url, temporal_*, database_url, ...) from the file's `router:` section and
-    CLOUDOPS_* variables; the gateway's (cloud, tick_s, lease_s, start_timeout_s, ...) from its `gateway:`
+    CLOUDOPS_* variables; the gateway's (cloud, upstream, tick_s, lease_s, ...) from its `gateway:`
     section, CLOUDOPS_GATEWAY_* variables and these options. Tasks live in the router's database: a restarted
     gateway answers for every task it issued and drives the unfinished ones on. See docs/gateway.md.
     """
