@@ -124,8 +124,10 @@ class AdmissionLog:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def record(self, request_id: str, admission: Admission) -> None:
-        """One row per operation (one `(unreadable)` row for a body that lists none); a repeat is a no-op."""
+    def record(self, request_id: str, admission: Admission) -> bool:
+        """One row per operation (one `(unreadable)` row for a body that lists none); whether the verdict that
+        stands for this clientRequestId took the list: this one, or, when another request recorded one first
+        (a concurrent retry), that one."""
         now = datetime.now(UTC)
         base = {"request_id": request_id, "taken": admission.taken, "reason": admission.reason.value, "decided_at": now}
         rows = [
@@ -154,13 +156,17 @@ class AdmissionLog:
             with self.engine.begin() as conn:
                 conn.execute(table.insert(), rows)
         except sa.exc.IntegrityError:
-            pass  # this clientRequestId was decided before (a concurrent retry): the first verdict stands
+            earlier = self.verdict(request_id)  # decided in the meantime: the first verdict stands
+            return admission.taken if earlier is None else earlier
+        return admission.taken
 
-    def passed_before(self, request_id: str) -> bool:
-        """Whether a list with this clientRequestId was passed to the upstream before."""
-        query = sa.select(table.c.id).where(table.c.request_id == request_id, table.c.taken.is_(False)).limit(1)
+    def verdict(self, request_id: str) -> bool | None:
+        """Whether the list submitted with this clientRequestId was taken (True) or passed to the upstream
+        (False); None when no list was submitted with it."""
+        query = sa.select(table.c.taken).where(table.c.request_id == request_id).order_by(table.c.id).limit(1)
         with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
+            found = conn.execute(query).scalar()
+        return None if found is None else bool(found)
 
     def summary(self, since: datetime, until: datetime | None = None) -> AdmissionSummary:
         """What was submitted in [since, until] (one query, grouped in SQL)."""

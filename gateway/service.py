@@ -115,11 +115,8 @@ class Gateway:
         assert self._admissions is not None and self._decide is not None, "admit() is for a gateway with an upstream"
         crid = req.client_request_id
         listed = listed_operations(req.operations, req.provider) or ()
-        if self.store.by_request_id(crid) is not None:
-            admission = Admission(Reason.TAKEN_BEFORE, listed)
-        elif self._admissions.passed_before(crid):
-            admission = Admission(Reason.PASSED_BEFORE, listed)
-        else:
+        earlier = True if self.store.by_request_id(crid) is not None else self._admissions.verdict(crid)
+        if earlier is None:
             admission = admit(
                 req.operations,
                 req.provider,
@@ -129,7 +126,13 @@ class Gateway:
                 stage_type=stage_type,
                 execution_id=execution_id,
             )
-            self._admissions.record(crid, admission)
+            earlier = self._admissions.record(crid, admission)
+            if earlier == admission.taken:
+                self.metrics.count(admission)
+                return admission
+        # Submitted before (or at the same moment) under this clientRequestId: that first verdict stands, so a
+        # retried POST never starts the list on a second path.
+        admission = Admission(Reason.TAKEN_BEFORE if earlier else Reason.PASSED_BEFORE, listed)
         self.metrics.count(admission)
         return admission
 

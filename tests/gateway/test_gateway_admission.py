@@ -33,7 +33,7 @@ from cloud.model import Account
 from clouddriver_wire.errors import ServiceUnavailable
 from flags import FlagTestData
 from gateway import Gateway, GatewaySettings, create_app
-from gateway.admission import Reason, listed_operations
+from gateway.admission import Admission, Reason, listed_operations
 from gateway.admission_log import AdmissionLog
 from gateway.store import GatewayStore
 from gateway.tables import gateway_admissions
@@ -364,3 +364,20 @@ def test_listed_operations_reads_what_it_can_without_validating() -> None:
     assert k8s is not None and not k8s[0].known  # a provider the catalogue has no operations for
     for unreadable in ([], {}, [1], [{"a": {}, "b": {}}], [{"a": 1}]):
         assert listed_operations(unreadable, "aws") is None
+
+
+def test_of_two_verdicts_recorded_for_one_client_request_id_the_first_stands(p: Proxy) -> None:
+    """Two POSTs of one list at the same moment (Orca's retry racing its first attempt) may judge it differently
+    if the flags change between them; the unique rows keep the first verdict, and the second follows it."""
+    log = AdmissionLog(p.engine)
+    listed = listed_operations([resize()], "aws")
+    assert listed is not None and log.verdict("race-1") is None
+    assert log.record("race-1", Admission(Reason.LEGACY, listed)) is False
+    assert log.record("race-1", Admission(Reason.DURABLE, listed)) is False  # the first verdict stands
+    assert log.verdict("race-1") is False
+
+    p.flags.stage("durable")
+    log.record("race-2", Admission(Reason.LEGACY, listed))  # the other request got there first
+    answer = p.post([resize()], crid="race-2")
+    assert answer.json["id"].startswith("up-") and p.durable.executed == []
+    assert p.passed("resizeServerGroup", Reason.PASSED_BEFORE) == 1
