@@ -34,7 +34,7 @@ class Reason(StrEnum):
 
     DURABLE = "durable"  # taken: the router runs an operation of it on the durable path
     SHADOW = "shadow"  # taken: legacy runs it, the durable path shadows it in dry run
-    TAKEN_BEFORE = "taken_before"  # taken: a gateway task has this clientRequestId already (a retried POST)
+    TAKEN_BEFORE = "taken_before"  # taken: this clientRequestId was taken before (a retried POST)
     UNKNOWN_OPERATION = "unknown_operation"  # passed: the catalogue does not know an operation of it
     INVALID = "invalid"  # passed: the catalogue or the accounts reject it; the upstream answers as it does
     LEGACY = "legacy"  # passed: the router keeps every operation of it on legacy, without a durable shadow
