@@ -7,7 +7,9 @@
 3. the durable worker (`cloudops worker`, with a Prometheus endpoint);
 4. the legacy Clouddriver (`cloudops clouddriver`), unless `with_clouddriver` is off;
 5. the flag console (`cloudops console`) on the stack's SQLite database, with one editor whose random password
-   only this process knows (`console_login`): its configuration file holds the password's hash.
+   only this process knows (`console_login`): its configuration file holds the password's hash;
+6. the rollout controller (`cloudops rollout controller`) on the same database, so rollouts advance by
+   themselves, unless `with_rollout_controller` is off.
 `stop()` stops them in reverse order (SIGTERM, then SIGKILL after a grace period). Logs go to
 `<state dir>/logs/<service>.log`. `restart_worker()` SIGKILLs the worker and starts it again, as a crash would.
 Each service is a `processes.ChildProcess`, started, waited on and stopped as the benchmarks' services are.
@@ -56,6 +58,10 @@ class StackConfig:
     startup_timeout_s: float = 60.0
     stop_timeout_s: float = 15.0
     with_console: bool = True
+    # `cloudops rollout controller` beside the console, so rollouts advance by themselves (off in the demo, which
+    # runs the same service in-process to tell each move as it happens).
+    with_rollout_controller: bool = True
+    rollout_interval_s: float = 15.0
     console_port: int = 8090
     console_user: str = "dev"
     database_url: str | None = None  # None: the SQLite file <state dir>/cloudops.db
@@ -153,6 +159,7 @@ class EmbeddedStack:
             self._start_worker()
             self._start_clouddriver()
             self._start_console()
+            self._start_rollout_controller()
         except BaseException:
             self.stop()
             raise
@@ -280,12 +287,24 @@ class EmbeddedStack:
             return
         login = self._console_config()
         args = ["console", "--host", cfg.host, "--port", str(cfg.console_port), "--db", cfg.database]
-        args += ["--config", str(login.config_path)]
+        args += ["--config", str(login.config_path), "--cloud", self.sim_url]  # its accounts: the names it knows
         # The console keeps its generated session key under CLOUDOPS_STATE_DIR: this stack's directory.
         env = {"CLOUDOPS_STATE_DIR": str(cfg.state_dir)}
         service = self._launch("console", login.url, module_argv("cloudops", *args), env=env)
         self._wait(service, lambda: http_ok(f"{login.url}/healthz"))
         self.console_login = login
+
+    def _start_rollout_controller(self) -> None:
+        cfg = self.config
+        if not cfg.with_rollout_controller:
+            self.skipped["rollout-controller"] = "disabled"
+            return
+        args = ["rollout", "controller", "--db", cfg.database, "--interval", f"{cfg.rollout_interval_s:g}s"]
+        args += ["--identity", "cloudops-dev"]
+        service = self._launch(
+            "rollout-controller", f"every {cfg.rollout_interval_s:g}s", module_argv("cloudops", *args)
+        )
+        self._wait(service, lambda: "rollout controller" in service.output())
 
     def _console_config(self) -> ConsoleLogin:
         """A configuration file with one editor and a fresh random password (its hash only), readable by us alone."""

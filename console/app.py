@@ -17,13 +17,21 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from console import pages
 from console.api import bp as api_bp
 from console.config import ConsoleSettings, load_settings
 from console.errors import ConfigError
 from console.responses import problem_for
-from console.security import CSRF_FIELD, check_csrf, csrf_token, current_principal, load_page_principal
+from console.security import (
+    CSRF_FIELD,
+    TlsAwareSessions,
+    check_csrf,
+    csrf_token,
+    current_principal,
+    load_page_principal,
+)
 from console.services import ConsoleServices, services
 from flags import FlagError, KillSwitch
 
@@ -53,6 +61,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         MAX_CONTENT_LENGTH=256 * 1024,
         TESTING=settings.testing,
     )
+    app.session_interface = TlsAwareSessions()
+    if settings.behind_tls_proxy:  # one proxy in front: its X-Forwarded-Proto and -For are the client's
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep documents in their natural order
     app.extensions["console"] = ConsoleServices.build(settings)
     for blueprint in pages.BLUEPRINTS:

@@ -15,6 +15,7 @@ CONSOLE_* wins over them.
       tokens:
         ci: {role: viewer, sha256: "9f86d0..."}                        # cloudops console new-token
       temporal_ui_url: https://temporal.example.com
+      cloud: http://127.0.0.1:7010              # its accounts are the names the stage editor knows
 """
 
 from __future__ import annotations
@@ -50,12 +51,20 @@ DEFAULTS: dict[str, Any] = {
     "TEMPORAL_TLS": False,
     "TEMPORAL_UI_URL": "http://127.0.0.1:8233",
     "TEMPORAL_TIMEOUT_S": 3.0,
-    "SESSION_COOKIE_SECURE": False,  # true behind HTTPS (it should be, in production)
-    "SESSION_LIFETIME_S": 8 * 3600,
+    "SESSION_COOKIE_SECURE": False,  # always Secure; without it, Secure whenever a request arrives over TLS
+    "BEHIND_TLS_PROXY": False,  # trust X-Forwarded-Proto/For from one proxy in front (TLS ends there)
+    "SESSION_LIFETIME_S": 8 * 3600,  # absolute: a session ends this long after sign-in
+    "SESSION_IDLE_S": 30 * 60,  # a session ends this long after its last request
+    "LOGIN_MAX_ATTEMPTS_PER_USER": 5,  # within LOGIN_WINDOW_S; one more locks the user for LOGIN_LOCKOUT_S
+    "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": 20,
+    "LOGIN_WINDOW_S": 15 * 60,
+    "LOGIN_LOCKOUT_S": 15 * 60,
     "DASHBOARD_WINDOW_HOURS": 24.0,
     "MATRIX_LOOKBACK_HOURS": 7 * 24.0,
     "RECENT_MISMATCHES": 20,
     "MAX_OPERATIONS": 200,
+    "CLOUD": None,  # the cloud whose accounts the editor knows: a sim cloud URL, 'sim', 'aws' (cloud.factory)
+    "CLOUD_ACCOUNTS_TTL_S": 60.0,
     "TESTING": False,
 }
 
@@ -103,11 +112,19 @@ class ConsoleSettings:
     users: Mapping[str, User] = field(default_factory=dict)
     tokens: tuple[ApiToken, ...] = ()
     session_cookie_secure: bool = False
+    behind_tls_proxy: bool = False
     session_lifetime_s: int = 8 * 3600
+    session_idle_s: int = 30 * 60
+    login_max_attempts_per_user: int = 5
+    login_max_attempts_per_address: int = 20
+    login_window_s: float = 15 * 60.0
+    login_lockout_s: float = 15 * 60.0
     dashboard_window_hours: float = 24.0
     matrix_lookback_hours: float = 7 * 24.0
     recent_mismatches: int = 20
     max_operations: int = 200
+    cloud: str | None = None
+    cloud_accounts_ttl_s: float = 60.0
     testing: bool = False
 
 
@@ -237,10 +254,18 @@ def _settings(config: Mapping[str, Any]) -> ConsoleSettings:
         users=parse_users(config.get("USERS")),
         tokens=parse_tokens(config.get("TOKENS")),
         session_cookie_secure=_flag(config, "SESSION_COOKIE_SECURE"),
+        behind_tls_proxy=_flag(config, "BEHIND_TLS_PROXY"),
         session_lifetime_s=int(_number(config, "SESSION_LIFETIME_S", 60)),
+        session_idle_s=int(_number(config, "SESSION_IDLE_S", 60)),
+        login_max_attempts_per_user=int(_number(config, "LOGIN_MAX_ATTEMPTS_PER_USER", 1)),
+        login_max_attempts_per_address=int(_number(config, "LOGIN_MAX_ATTEMPTS_PER_ADDRESS", 1)),
+        login_window_s=_number(config, "LOGIN_WINDOW_S", 1),
+        login_lockout_s=_number(config, "LOGIN_LOCKOUT_S", 1),
         dashboard_window_hours=_number(config, "DASHBOARD_WINDOW_HOURS", 0.01),
         matrix_lookback_hours=_number(config, "MATRIX_LOOKBACK_HOURS", 0.01),
         recent_mismatches=int(_number(config, "RECENT_MISMATCHES", 1)),
         max_operations=int(_number(config, "MAX_OPERATIONS", 1)),
+        cloud=_text(config, "CLOUD", optional=True),
+        cloud_accounts_ttl_s=_number(config, "CLOUD_ACCOUNTS_TTL_S", 0),
         testing=_flag(config, "TESTING"),
     )

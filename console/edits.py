@@ -223,11 +223,17 @@ def stage_from_form(form: Mapping[str, Any], now: datetime | None = None) -> Pro
     if stage not in tuple(MigrationStage):
         raise InputError(f"stage must be one of {', '.join(MigrationStage)}, got {stage!r}", field="stage")
     canary = stage == MigrationStage.CANARY.value
-    percent = _number(form, "percent") if canary else None
+    percent = _number(form, "percent")
     if canary and percent is None:
         raise InputError(
             "a canary needs a percent from 0 to 100 (the share of the scope that goes durable)", field="percent"
         )
+    if not canary and percent is not None:
+        raise InputError(
+            f"a percent applies to a canary only: clear it to set {stage}, or choose canary", field="percent"
+        )
+    if not canary and _text(form, "bucket_by", limit=64):
+        raise InputError(f"bucket by applies to a canary only: clear it to set {stage}", field="bucket_by")
     return PropertyEdit(
         key=STAGE_KEY,
         value=stage,

@@ -16,17 +16,26 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from console.names import SeenNames
 from console.rollup import ComparisonRow, ScopeStats, scope_stats
 from flags import FlagStoreUnavailable
 from flags.model import utc
 from router.read_model import OutcomeReadModel, ReadWindow
 from router.tables import operation_outcomes, shadow_comparisons
 
-__all__ = ["DIMENSIONS", "Window", "RouterTables"]
+__all__ = ["DIMENSIONS", "CellCounts", "RouterTables", "Window"]
 
 DIMENSIONS = ("application", "account", "operation", "stage_type", "provider")
 _MAX_ROWS = 50_000
-_MAX_DIMENSION_ROWS = 5_000
+_MAX_NAMES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class CellCounts:
+    """Operations by path and status, and comparisons by outcome, per (application, account, operation)."""
+
+    outcomes: Mapping[tuple[str, str, str], Mapping[str, Mapping[str, int]]]
+    comparisons: Mapping[tuple[str, str, str], Mapping[str, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +78,56 @@ class RouterTables:
                 clauses.append(table.c[name] == value)
         return clauses
 
-    def seen_dimensions(self, hours: float) -> list[dict[str, str]]:
-        """The distinct dimension combinations of operations finished in the last `hours`."""
-        columns = [operation_outcomes.c[d] for d in DIMENSIONS]
-        query = (
-            sa.select(*columns)
-            .where(operation_outcomes.c.finished_at >= Window(hours, {}).since())
-            .group_by(*columns)
-            .limit(_MAX_DIMENSION_ROWS)
-        )
+    def seen_names(self, hours: float) -> SeenNames:
+        """The distinct values of each dimension among operations finished in the last `hours`, and the
+        providers each account was seen with. Operations refused by validation are left out: a misspelt name
+        that the catalogue refused is not a name to offer (or to make a matrix column of)."""
+        t = operation_outcomes
+        where = [
+            t.c.finished_at >= Window(hours, {}).since(),
+            sa.or_(t.c.error_kind.is_(None), t.c.error_kind != "validation"),
+        ]
+        values: dict[str, frozenset[str]] = {}
         with self._reading() as conn:
-            return [_dims(r) for r in conn.execute(query).mappings()]
+            for name in DIMENSIONS:
+                query = sa.select(t.c[name]).where(*where).distinct().limit(_MAX_NAMES)
+                values[name] = frozenset(v for (v,) in conn.execute(query) if v)
+            pairs = sa.select(t.c.account, t.c.provider).where(*where).distinct().limit(_MAX_NAMES)
+            providers: dict[str, set[str]] = {}
+            for account, provider in conn.execute(pairs):
+                if account and provider:
+                    providers.setdefault(account, set()).add(provider)
+        return SeenNames(values, {a: frozenset(p) for a, p in providers.items()})
+
+    def cell_counts(self, hours: float, applications: Sequence[str], filters: Mapping[str, str]) -> CellCounts:
+        """For the matrix page's applications: operations per (application, account, operation), path and
+        status, and comparisons per cell and outcome, in the last `hours` (with each of `filters` equal).
+        Bounded by the page: only its applications are read, aggregated in SQL."""
+        if not applications:
+            return CellCounts({}, {})
+        o, c = operation_outcomes, shadow_comparisons
+        since = Window(hours, {}).since()
+
+        def where(table: sa.Table, column: sa.Column[Any]) -> list[sa.ColumnElement[bool]]:
+            clauses = [column >= since, table.c.application.in_(list(applications))]
+            return clauses + [table.c[k] == v for k, v in filters.items() if k in DIMENSIONS and v]
+
+        cell = (o.c.application, o.c.account, o.c.operation)
+        runs = sa.select(*cell, o.c.path, o.c.status, sa.func.count()).where(*where(o, o.c.finished_at))
+        runs = runs.group_by(*cell, o.c.path, o.c.status)
+        compared_cell = (c.c.application, c.c.account, c.c.operation)
+        compared = sa.select(*compared_cell, c.c.outcome, sa.func.count()).where(*where(c, c.c.compared_at))
+        compared = compared.group_by(*compared_cell, c.c.outcome)
+        outcomes: dict[tuple[str, str, str], dict[str, dict[str, int]]] = {}
+        comparisons: dict[tuple[str, str, str], dict[str, int]] = {}
+        with self._reading() as conn:
+            for app, account, op, path, status, n in conn.execute(runs):
+                by_status = outcomes.setdefault((app, account, op), {}).setdefault(path, {})
+                by_status[status] = by_status.get(status, 0) + int(n)
+            for app, account, op, outcome, n in conn.execute(compared):
+                by_outcome = comparisons.setdefault((app, account, op), {})
+                by_outcome[outcome] = by_outcome.get(outcome, 0) + int(n)
+        return CellCounts(outcomes, comparisons)
 
     def scope_stats(self, window: Window, group_by: Sequence[str]) -> list[ScopeStats]:
         """Stats per scope of the window, busiest first, aggregated in SQL by the router's read model."""

@@ -1,9 +1,11 @@
 """Authentication and CSRF for the console, as Flask glue over `console.identity`.
 
-Pages: a signed session cookie (HttpOnly, SameSite=Lax, Secure when configured) names the signed-in user; the
-user's role is read from configuration on every request, so removing a user or changing a role takes effect at
-once, and changing a password ends that user's sessions. Every POST to a page must carry the session's CSRF token
-(a hidden `csrf_token` field), compared in constant time.
+Pages: a signed session cookie (HttpOnly, SameSite=Lax, Secure whenever the console is reached over TLS or is
+configured as behind a TLS proxy) carries a server-side session's id (console/sessions.py): sign-out revokes it,
+and it ends after an idle timeout and an absolute lifetime. The user's role is read from configuration on every
+request, so removing a user or changing a role takes effect at once, and changing a password ends that user's
+sessions. Every POST to a page must carry the session's CSRF token (a hidden `csrf_token` field), compared in
+constant time.
 
 The JSON API (/api/...) never reads the cookie: it takes `Authorization: Bearer <token>` only, which a browser
 never sends on its own, so cross-site requests cannot use it and CSRF does not apply there.
@@ -15,11 +17,13 @@ import functools
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from console.identity import Principal, Role, User, find_token
@@ -27,6 +31,7 @@ from console.services import services
 
 __all__ = [
     "CSRF_FIELD",
+    "TlsAwareSessions",
     "api_principal",
     "check_csrf",
     "csrf_token",
@@ -69,27 +74,41 @@ def check_csrf() -> None:
         abort(400, description="the form's CSRF token is missing or out of date: reload the page and try again")
 
 
+class TlsAwareSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the cookie marked Secure whenever the request came over TLS (directly,
+    or through a proxy the console is configured to trust: ProxyFix sets the scheme), not only when configured."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
 def sign_in(user: User) -> None:
-    """Start a fresh session for `user` (a new CSRF token too, so a token seen before login is worthless)."""
+    """Start a fresh server-side session for `user` (a new CSRF token too, so a token seen before login is
+    worthless)."""
     session.clear()
     session.permanent = True
-    session["user"] = user.name
-    session["fp"] = _fingerprint(user)
+    session["sid"] = services().sessions.create(user.name, _fingerprint(user), time.time())
     session["csrf"] = secrets.token_urlsafe(32)
 
 
 def sign_out() -> None:
+    """Revoke the session in the database, so a copy of its cookie signs nobody in, then forget it here."""
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        services().sessions.revoke(sid, time.time())
     session.clear()
 
 
 def load_page_principal() -> None:
-    """Before each page request: who is signed in, re-checked against configuration."""
+    """Before each page request: who is signed in, from a live server-side session, re-checked against
+    configuration."""
     g.principal = None
-    name = session.get("user")
-    if not isinstance(name, str):
+    sid = session.get("sid")
+    if not isinstance(sid, str):
         return
-    user = services().settings.users.get(name)
-    if user is None or session.get("fp") != _fingerprint(user):
+    row = services().sessions.lookup(sid, time.time())
+    user = services().settings.users.get(row.user_name) if row else None
+    if row is None or user is None or row.fingerprint != _fingerprint(user):
         session.clear()
         return
     g.principal = Principal(name=user.name, role=user.role, kind="user")

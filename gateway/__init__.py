@@ -7,6 +7,11 @@ routed by the flags on its own dimensions and run, in order, by a background dri
 workflow behind each operation. Gateway tasks live in the router's database, so a restarted gateway answers for
 every task it ever issued and drives the unfinished ones on. docs/gateway.md describes the contract.
 
+With an upstream Clouddriver behind it (`GatewaySettings.upstream`, `cloudops gateway --upstream`), the gateway
+takes only the lists the durable path is needed for (gateway.admission) and passes everything else through to it
+unchanged and streamed (gateway.upstream, gateway.proxy_api); its accounts are then the upstream's
+`GET /credentials` (gateway.upstream_accounts), and its verdicts are rows and counters (gateway.admission_log).
+
 Public: `build_gateway(RouterConfig, GatewaySettings)`, `Gateway`, `create_app(gateway)`, `GatewaySettings`,
 `load_gateway_settings`, `operation_id_for`, and the header and context-key names in `gateway.model`.
 

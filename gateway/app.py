@@ -1,4 +1,5 @@
-"""The gateway's Flask app: its routes, `/health`, and Spring-shaped JSON errors for everything.
+"""The gateway's Flask app: its routes (gateway.api; with an upstream Clouddriver, gateway.proxy_api), `/health`,
+`/metrics`, and Spring-shaped JSON errors for everything.
 
 A request the gateway cannot accept (malformed JSON, too large, wrong route or method) is a 4xx that says what
 was wrong; its database or the cloud being unreachable is a 503; only a bug in the gateway answers 500, with an
@@ -12,13 +13,12 @@ import logging
 import sqlalchemy as sa
 from flask import Flask, Response, jsonify
 from flask.typing import ResponseReturnValue
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from clouddriver_wire.errors import error_body
 from clouddriver_wire.handlers import register_error_handlers
-from gateway import api
+from gateway import api, proxy_api
 from gateway.service import Gateway
-from router.metrics import RouterMetrics
 
 __all__ = ["create_app"]
 
@@ -30,19 +30,23 @@ def create_app(gateway: Gateway) -> Flask:
     app = Flask("gateway")
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep `status` and `history` first, as Clouddriver
     app.extensions["cloudops_gateway"] = gateway
-    app.register_blueprint(api.ops)
-    app.register_blueprint(api.tasks)
     app.add_url_rule("/health", "health", lambda: {"status": "UP"})
     app.add_url_rule("/metrics", "metrics", lambda: _metrics(gateway))
+    if gateway.upstream is None:
+        app.register_blueprint(api.ops)
+        app.register_blueprint(api.tasks)
+    else:  # the real Clouddriver behind: what the gateway does not route itself passes through to it
+        app.register_blueprint(proxy_api.ops)
+        app.register_blueprint(proxy_api.tasks)
+        app.register_blueprint(proxy_api.passthrough)
     _register_errors(app, gateway.settings.max_body_bytes)
     return app
 
 
 def _metrics(gateway: Gateway) -> Response:
-    """The router's Prometheus metrics: operations per path and outcome, decisions, fallbacks, comparisons."""
-    metrics = getattr(gateway.runner, "metrics", None)
-    registry = metrics.registry if isinstance(metrics, RouterMetrics) else CollectorRegistry()
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    """The router's Prometheus metrics (operations per path and outcome, decisions, fallbacks, comparisons) and
+    the gateway's own on the same registry (lists taken, and passed to the upstream, by operation and reason)."""
+    return Response(generate_latest(gateway.metrics.registry), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _register_errors(app: Flask, max_body_bytes: int) -> None:

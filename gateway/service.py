@@ -1,4 +1,5 @@
-"""The gateway's operations behind its HTTP routes: submit, read a task, list running tasks, resume.
+"""The gateway's operations behind its HTTP routes: submit, read a task, list running tasks, resume, and, with
+an upstream Clouddriver behind it, the verdict on each submitted list (take it, or pass it on: gateway.admission).
 
 `Gateway` owns the store, the driver and the sources it reads; `build_gateway` wires the real ones from a
 RouterConfig (the router's settings) and GatewaySettings (the gateway's own).
@@ -6,13 +7,17 @@ RouterConfig (the router's settings) and GatewaySettings (the gateway's own).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from clouddriver_wire.errors import InvalidRequest, TaskNotFound, TaskNotRetryable
+from clouddriver_wire.ops import OpsRequest
+from gateway.admission import Admission, Reason, admit, listed_operations
+from gateway.admission_log import AdmissionLog, GatewayMetrics
 from gateway.driver import Driver, DriverSettings
 from gateway.model import EXECUTION_ID_HEADER, STAGE_TYPE_HEADER, GatewayTask, OpRecord, OpState, OpView
 from gateway.settings import GatewaySettings
@@ -20,12 +25,17 @@ from gateway.sources import AccountSource, LegacyTasks, ProgressSource
 from gateway.store import GatewayStore
 from gateway.submission import MAX_DIMENSION, resolve_operations
 from gateway.task_json import compose, durable_view, legacy_view, waiting_view
+from gateway.upstream import Upstream
 from router.config import RouterConfig
-from router.contract import CloudOperationRunner, Path
+from router.contract import CloudOperationRunner, OperationRequest, Path
+from router.metrics import RouterMetrics
 from router.ownership import OwnershipStore
+from router.policy import Route
 from router.retention_values import DEFAULT_INTERVAL_S
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
+
+log = logging.getLogger(__name__)
 
 _MAX_REQUEST_ID = 255
 
@@ -51,10 +61,23 @@ class Gateway:
         legacy_poll_interval_s: float = 5.0,
         owner_id: str | None = None,
         resources: Sequence[object] = (),
+        upstream: Upstream | None = None,
+        admissions: AdmissionLog | None = None,
     ) -> None:
         """`resources` are closed by `close()`, in order, after the driver has stopped (a retention loop, then the
-        runner, first)."""
+        runner, first). With `upstream` (and `admissions`, where its verdicts are kept) the gateway takes only the
+        lists the durable path needs and passes everything else to it; `runner` must then be a RoutingRunner (its
+        `decide` routes)."""
         settings = settings or GatewaySettings()
+        decide = getattr(runner, "decide", None)
+        if upstream is not None and (admissions is None or not callable(decide)):
+            raise ValueError("a gateway with an upstream needs an admission log and a runner that decides routes")
+        self._decide: Callable[[OperationRequest], Route] | None = decide
+        self.upstream = upstream
+        self._admissions = admissions
+        router_metrics = getattr(runner, "metrics", None)
+        registry = router_metrics.registry if isinstance(router_metrics, RouterMetrics) else None
+        self.metrics = GatewayMetrics.on(registry)
         self.settings = settings
         self.runner = runner
         self.owner_id = owner_id or new_owner_id()
@@ -87,6 +110,40 @@ class Gateway:
                 close()
 
     # -- the routes ---------------------------------------------------------------------------------------------
+
+    def admit(self, req: OpsRequest, *, stage_type: str | None = None, execution_id: str | None = None) -> Admission:
+        """Take the list, or pass it to the upstream (gateway.admission); the verdict is recorded and counted
+        before anything runs. A retried POST keeps the first verdict of its clientRequestId."""
+        assert self._admissions is not None and self._decide is not None, "admit() is for a gateway with an upstream"
+        crid = req.client_request_id
+        listed = listed_operations(req.operations, req.provider) or ()
+        earlier = True if self.store.by_request_id(crid) is not None else self._admissions.verdict(crid)
+        if earlier is None:
+            admission = admit(
+                req.operations,
+                req.provider,
+                accounts=self._accounts.accounts,
+                decide=self._decide,
+                client_request_id=crid,
+                stage_type=stage_type,
+                execution_id=execution_id,
+            )
+            earlier = self._admissions.record(crid, admission)
+            if earlier == admission.taken:
+                self.metrics.count(admission)
+                return admission
+        # Submitted before (or at the same moment) under this clientRequestId: that first verdict stands, so a
+        # retried POST never starts the list on a second path.
+        admission = Admission(Reason.TAKEN_BEFORE if earlier else Reason.PASSED_BEFORE, listed)
+        self.metrics.count(admission)
+        return admission
+
+    def record_unreadable(self, client_request_id: str) -> None:
+        """Record and count a body the gateway could not read (not JSON, too large): the upstream answers it."""
+        assert self._admissions is not None
+        admission = Admission(Reason.UNREADABLE)
+        self._admissions.record(client_request_id, admission)
+        self.metrics.count(admission)
 
     def submit(
         self,
@@ -203,15 +260,35 @@ def build_gateway(
     from durable_runner.client import connect
     from gateway.retention import gateway_retention_loop
     from gateway.sources import CachedAccounts, HttpLegacyTasks, TemporalProgress
+    from gateway.upstream_accounts import UpstreamAccounts
     from router.errors import ConfigurationError
     from router.factory import build_routing_runner, database_engine, temporal_settings
     from router.metrics import RouterMetrics
     from router.ownership import SqlOwnership
 
-    try:
-        reader = open_provider(settings.cloud)
-    except ValueError as exc:
-        raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
+    upstream: Upstream | None = None
+    accounts: AccountSource
+    if settings.upstream is not None:
+        # The real Clouddriver's accounts, never a second configuration of them (`cloud` is not read).
+        upstream = Upstream(
+            settings.upstream,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            read_timeout_s=settings.upstream_timeout_s,
+        )
+        accounts = UpstreamAccounts(upstream.http, settings.accounts_ttl_s)
+        if config.legacy_url.rstrip("/") != upstream.base_url:
+            # Allowed (a second Clouddriver for the legacy path), but usually a forgotten `router.legacy_url`.
+            log.warning(
+                "the legacy path submits to %s, the pass-through goes to %s: set router.legacy_url to the upstream "
+                "unless that is meant",
+                config.legacy_url,
+                upstream.base_url,
+            )
+    else:
+        try:
+            accounts = CachedAccounts(open_provider(settings.cloud), settings.accounts_ttl_s)
+        except ValueError as exc:
+            raise ConfigurationError(f"gateway setting 'cloud': {exc}") from exc
     engine = database_engine(config.database_url)  # one pool for the runner's tables and the gateway's
     # Upgrades a SQLite schema; checks any other one is at the newest.
     metrics = RouterMetrics()
@@ -226,8 +303,17 @@ def build_gateway(
         owners=SqlOwnership(engine),
         legacy=legacy,
         progress=progress,
-        accounts=CachedAccounts(reader, settings.accounts_ttl_s),
+        accounts=accounts,
         settings=settings,
         legacy_poll_interval_s=config.legacy_poll_interval_s,
-        resources=(*([retention] if retention else []), runner, legacy, progress, engine),
+        resources=(
+            *([retention] if retention else []),
+            runner,
+            legacy,
+            progress,
+            *((upstream,) if upstream else ()),
+            engine,
+        ),
+        upstream=upstream,
+        admissions=AdmissionLog(engine) if upstream else None,
     )

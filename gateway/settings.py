@@ -25,11 +25,15 @@ ENV_PREFIX = "CLOUDOPS_GATEWAY_"
 
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
-    """`cloud` is the cloud whose accounts validate submissions (a `cloud.factory` spec); `retention` how long a
-    finished task is kept (`30d`, `12h`, or `off`: gateway/retention.py); the rest pace the driver and bound what a
-    request may wait for."""
+    """`cloud` is the cloud whose accounts validate submissions (a `cloud.factory` spec), unless `upstream` names
+    the real Clouddriver behind the gateway: then every request the gateway does not route itself goes there, and
+    the accounts are its `GET /credentials`. `retention` is how long a finished task is kept (`30d`, `12h`, or
+    `off`: gateway/retention.py); the rest pace the driver and bound what a request may wait for."""
 
     cloud: str = "http://127.0.0.1:7010"
+    upstream: str | None = None
+    upstream_connect_timeout_s: float = 5.0
+    upstream_timeout_s: float = 60.0
     tick_s: float = 1.0
     lease_s: float = 15.0
     start_timeout_s: float = 300.0
@@ -42,6 +46,10 @@ class GatewaySettings:
 
     def __post_init__(self) -> None:
         parse_retention(self.retention, what="gateway setting 'retention'")
+        if self.upstream is not None and not self.upstream.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"gateway setting 'upstream' must be the Clouddriver's http:// or https:// URL (got {self.upstream!r})"
+            )
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name not in _NOT_NUMBERS and (not math.isfinite(value) or value <= 0):  # nan <= 0 is False: test both
@@ -55,7 +63,7 @@ class GatewaySettings:
         return parse_retention(self.retention, what="gateway setting 'retention'")
 
 
-_NOT_NUMBERS = frozenset({"cloud", "retention"})
+_NOT_NUMBERS = frozenset({"cloud", "upstream", "retention"})
 
 
 def _convert(name: str, raw: Any, kind: str, origin: str) -> Any:

@@ -15,7 +15,7 @@ from flask import Flask
 
 from cloud.provider import CloudProvider
 from clouddriver_wire.handlers import register_error_handlers
-from legacy_clouddriver import api_ops, api_tasks
+from legacy_clouddriver import api_credentials, api_ops, api_tasks
 from legacy_clouddriver.config import load_settings
 from legacy_clouddriver.service import Clouddriver
 
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, provider: CloudProvid
     app.extensions["clouddriver"] = Clouddriver.build(settings, provider)
     app.register_blueprint(api_ops.bp)
     app.register_blueprint(api_tasks.bp)
+    app.register_blueprint(api_credentials.bp)
     app.add_url_rule("/health", "health", lambda: {"status": "UP"})
     register_error_handlers(
         app,

@@ -3,7 +3,8 @@ Clouddriver-speaking services answer with: InvalidRequest, ValidationFailed, Tas
 ServiceUnavailable, under ClouddriverError).
 
     ClouddriverError (clouddriver_wire)
-    └── TaskLost                        500: the repository maps a clientRequestId to a task that is gone
+    ├── TaskLost                        500: the repository maps a clientRequestId to a task that is gone
+    └── AccountNotFound                 404: `GET /credentials/{name}` of an account this service does not have
     TaskAlreadyCompleted                (internal, not an HTTP error) a write to a completed task, as Clouddriver's
                                         "Task is already completed! No further updates allowed!"
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from clouddriver_wire.errors import ClouddriverError
 
-__all__ = ["TaskAlreadyCompleted", "TaskLost"]
+__all__ = ["AccountNotFound", "TaskAlreadyCompleted", "TaskLost"]
 
 
 class TaskLost(ClouddriverError):
@@ -35,3 +36,13 @@ class TaskAlreadyCompleted(Exception):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"Task is already completed! No further updates allowed! (id: {task_id})")
         self.task_id = task_id
+
+
+class AccountNotFound(ClouddriverError):
+    """As Clouddriver's CredentialsController: `NotFoundException("Account does not exist (name: X)")`."""
+
+    status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Account does not exist (name: {name})")
+        self.name = name

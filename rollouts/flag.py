@@ -110,7 +110,10 @@ def override(r: Rollout, prop: Property | None, now: datetime) -> tuple[Rollout,
     text = f"the stage flag of {r.plan.describe_scope()} was changed outside the rollout {who}"
     text += f"; the rollout holds it at {wanted}"
     if pausing:
-        text += f": paused; `cloudops rollout resume {r.id}` re-applies {wanted}, or abort"
+        text += (
+            f": paused; resume it to re-apply {wanted} (Resume on its console page, or `cloudops rollout resume "
+            f"{r.id}`), or abort it"
+        )
     kind = EventKind.PAUSED if pausing else EventKind.FLAG_OVERRIDDEN
     evidence = {"flag": prop.to_json() if prop else None}
     event = RolloutEvent(r.id, new.version, now, kind, r.actor, text, r.target, phase_of(prop), evidence)

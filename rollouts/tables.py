@@ -6,6 +6,7 @@
   change is a compare-and-set on it, so two tickers never both advance a step. `active_scope` is the scope key
   while the rollout is running or paused and NULL once it ends; being unique, it allows one active rollout per
   scope (NULLs never collide).
+- `rollout_leases`: which controller replica ticks a rollout, and until when (revision 0009).
 - `rollout_events`: the timeline, one row per transition with its actor, reason and evidence JSON. Unique on
   (rollout_id, version): a transition's event carries the rollout version it created.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "rollout_events", "rollouts"]
+__all__ = ["metadata", "rollout_events", "rollout_leases", "rollouts"]
 
 metadata = sa.MetaData()
 
@@ -64,4 +65,13 @@ rollout_events = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("evidence", sa.JSON, nullable=False),
     sa.UniqueConstraint("rollout_id", "version", name="uq_rollout_events_version"),
+)
+
+# One row per rollout a controller replica is ticking: who holds it and until when (rollouts/leases.py).
+rollout_leases = sa.Table(
+    "rollout_leases",
+    metadata,
+    sa.Column("rollout_id", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("lease_until", sa.Float, nullable=False),
 )

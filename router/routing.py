@@ -204,10 +204,11 @@ class RoutingRunner:
     # -- routing ------------------------------------------------------------------------------------------------
 
     def decide(self, request: OperationRequest) -> Route:
-        """The route this router would choose for `request` now (no side effects): for `op run --explain`."""
-        return self._route(request)
+        """The route this router would choose for `request` now (no side effects, so not counted as a decision):
+        for `op run --explain`, and for the gateway's choice between its own path and the upstream's."""
+        return self._route(request, count=False)
 
-    def _route(self, request: OperationRequest) -> Route:
+    def _route(self, request: OperationRequest, *, count: bool = True) -> Route:
         dims = request.dimensions()
         attrs = {"operation_id": request.operation_id, "execution_id": request.execution_id or ""}
         decision = self._flags.decide(STAGE_KEY, dims, attrs)
@@ -224,7 +225,8 @@ class RoutingRunner:
             reason = f"{unknown_owner}; the flags said: {decision.reason}"
             decided = replace(chosen.decision, reason=reason)
             chosen = replace(chosen, decision=decided, basis=RouteBasis.OWNERSHIP_UNAVAILABLE)
-        self.metrics.decisions.labels(chosen.decision.stage, chosen.primary.value, chosen.basis.value).inc()
+        if count:
+            self.metrics.decisions.labels(chosen.decision.stage, chosen.primary.value, chosen.basis.value).inc()
         return chosen
 
     def _current_owner(self, operation_id: str) -> tuple[Path | None, str | None]:

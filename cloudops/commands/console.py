@@ -29,6 +29,12 @@ _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
     help="Console configuration (YAML, JSON or TOML): users, tokens, secret_key, Temporal UI URL, ...",
 )
 @click.option("--redis", "redis_url", help="Redis URL: push every change to running routers at once.")
+@click.option(
+    "--cloud",
+    "cloud",
+    help="The cloud whose accounts the stage editor knows (a sim cloud URL, 'sim', 'aws'); none: accounts come "
+    "from recorded operations and properties.",
+)
 @click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True, help="HTTP worker threads.")
 @click.pass_context
 def command(
@@ -39,6 +45,7 @@ def command(
     db: str | None,
     config_file: str | None,
     redis_url: str | None,
+    cloud: str | None,
     threads: int,
 ) -> None:
     """The flag console: scopes matrix and stage editor, kill switch, explain, audit with restore, rollout
@@ -59,11 +66,18 @@ def command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    _serve(port=port, host=host, db=db, config_file=config_file, redis_url=redis_url, threads=threads)
+    _serve(port=port, host=host, db=db, config_file=config_file, redis_url=redis_url, cloud=cloud, threads=threads)
 
 
 def _serve(
-    *, port: int, host: str, db: str | None, config_file: str | None, redis_url: str | None, threads: int
+    *,
+    port: int,
+    host: str,
+    db: str | None,
+    config_file: str | None,
+    redis_url: str | None,
+    cloud: str | None,
+    threads: int,
 ) -> None:
     import logging
 
@@ -83,6 +97,8 @@ def _serve(
         overrides["CONFIG_FILE"] = config_file
     if redis_url:
         overrides["REDIS_URL"] = redis_url
+    if cloud:
+        overrides["CLOUD"] = cloud
     try:
         app = create_app(overrides)
         services = app.extensions["console"]

@@ -23,6 +23,13 @@ __all__ = ["command"]
     "--cloud", default=None, help="The cloud whose accounts validate submissions (a sim cloud URL, 'aws', ...)."
 )
 @click.option(
+    "--upstream",
+    default=None,
+    metavar="URL",
+    help="The real Clouddriver behind the gateway: what it does not route itself passes through to it, and its "
+    "GET /credentials gives the accounts (--cloud is then not used).",
+)
+@click.option(
     "--tick",
     "tick_s",
     type=FiniteFloat(min=0, min_open=True),
@@ -42,6 +49,7 @@ def command(
     host: str,
     config_file: str | None,
     cloud: str | None,
+    upstream: str | None,
     tick_s: float | None,
     lease_s: float | None,
     threads: int,
@@ -57,8 +65,14 @@ def command(
     Operations run in order, each with the results of those before it in `cloudops.priorResults`.
 
     \b
+    With --upstream URL (the real Clouddriver), Orca's one clouddriver.baseUrl points at the gateway: a list
+    goes to the durable path's router only when the catalogue knows every operation of it and the flags
+    send one to durable (or shadow it there); every other list, every read, the jobs endpoints and the tasks
+    the upstream issued pass through to it unchanged, streamed.
+
+    \b
     Settings: the router's (legacy_url, temporal_*, database_url, ...) from the file's `router:` section and
-    CLOUDOPS_* variables; the gateway's (cloud, tick_s, lease_s, start_timeout_s, ...) from its `gateway:`
+    CLOUDOPS_* variables; the gateway's (cloud, upstream, tick_s, lease_s, ...) from its `gateway:`
     section, CLOUDOPS_GATEWAY_* variables and these options. Tasks live in the router's database: a restarted
     gateway answers for every task it issued and drives the unfinished ones on. See docs/gateway.md.
     """
@@ -77,7 +91,9 @@ def command(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll of a legacy task is noise
     try:
         config = load_config(config_file)
-        settings = load_gateway_settings(config_file, overrides={"cloud": cloud, "tick_s": tick_s, "lease_s": lease_s})
+        settings = load_gateway_settings(
+            config_file, overrides={"cloud": cloud, "upstream": upstream, "tick_s": tick_s, "lease_s": lease_s}
+        )
         gateway = build_gateway(config, settings)
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from exc
@@ -92,9 +108,19 @@ def command(
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     gateway.driver.start()
+    behind = f"upstream {settings.upstream}" if settings.upstream else f"cloud {settings.cloud}"
     click.echo(
-        f"gateway on http://{host}:{port} (legacy {config.legacy_url}, Temporal {config.temporal_address}, "
-        f"cloud {settings.cloud})",
+        f"gateway on http://{host}:{port} (legacy {config.legacy_url}, Temporal {config.temporal_address}, {behind})",
         err=True,
     )
-    waitress.serve(create_app(gateway), host=host, port=port, threads=threads, ident="cloudops-gateway", _quiet=True)
+    waitress.serve(
+        create_app(gateway),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="cloudops-gateway",
+        # A slow reader of a large pass-through answer holds the app thread back at 1 MiB buffered, not
+        # waitress's default 16 MiB, so the gateway's memory stays flat whatever the upstream streams.
+        outbuf_high_watermark=1024 * 1024,
+        _quiet=True,
+    )

@@ -250,6 +250,62 @@ def tick(rollout_id: str | None, db: str | None, redis_url: str | None, as_json:
     _emit(as_json, [r.to_json() for r in results], text)
 
 
+@command.command("controller")
+@click.option("--interval", type=DURATION, default="30s", show_default=True, help="Time between passes (s, m, h, d).")
+@click.option(
+    "--lease",
+    type=DURATION,
+    default=None,
+    help="How long a replica holds a rollout between passes before another may take it [default: 3 intervals].",
+)
+@click.option("--identity", default=None, help="This replica's name in the leases [default: host:pid].")
+@_common
+def controller_(
+    interval: float, lease: float | None, identity: str | None, db: str | None, redis_url: str | None, as_json: bool
+) -> None:
+    """Tick every running rollout every --interval until Ctrl-C or SIGTERM: the rollout controller as a service.
+
+    Run one or several replicas on the same database: a lease per rollout makes sure that only one of them ticks a
+    rollout at a time. With --json, each tick that did something is one line of JSON.
+    """
+    import os
+    import signal
+    import socket
+    import threading
+
+    from rollouts.leases import LeaseStore
+    from rollouts.service import RolloutService
+    from rollouts.tick import TickAction
+
+    if lease is not None and lease <= interval:
+        raise BadInput(
+            f"--lease {lease:g}s must be longer than --interval {interval:g}s, or replicas take turns mid-pass"
+        )
+    holder = identity or f"{socket.gethostname()}:{os.getpid()}"
+
+    def told(result: TickResult) -> None:
+        if result.action not in (TickAction.HELD, TickAction.IDLE):
+            click.echo(json.dumps(result.to_json(), default=str) if as_json else _tick_line(result))
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _controller(db, redis_url) as controller:
+        service = RolloutService(
+            controller,
+            LeaseStore(controller.store.engine),
+            holder=holder,
+            interval_s=interval,
+            lease_ttl_s=lease,
+            on_tick=told,
+        )
+        click.echo(f"rollout controller {holder}: ticking every {interval:g}s", err=True)
+        try:
+            service.run_until(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        click.echo(f"rollout controller {holder} stopped after {service.passes} passes", err=True)
+
+
 @command.command()
 @click.argument("rollout_id")
 @click.option("--interval", type=DURATION, default="30s", show_default=True, help="Time between ticks (s, m, h, d).")

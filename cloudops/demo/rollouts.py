@@ -12,11 +12,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from flags import SHADOW_SAMPLE_KEY, FlagError, FlagStore
-from rollouts.controller import RolloutController
-from rollouts.errors import RolloutError
+from flags import SHADOW_SAMPLE_KEY, FlagStore
+from rollouts.controller import RolloutController, TickResult
 from rollouts.gates import Thresholds
+from rollouts.leases import LeaseStore
 from rollouts.model import Rollout, RolloutPlan, RolloutStatus
+from rollouts.service import RolloutService
 
 __all__ = [
     "DEMO_ACTOR",
@@ -105,7 +106,8 @@ def describe(rollout: Rollout) -> str:
 
 
 class RolloutTicker:
-    """Ticks every running rollout every `interval_s` on a thread; `on_change` hears each move in plain words."""
+    """The rollout controller service (`rollouts.service.RolloutService`, with its leases) run in-process every
+    `interval_s`; `on_change` hears each move of this demo's rollouts in plain words."""
 
     def __init__(
         self,
@@ -117,44 +119,40 @@ class RolloutTicker:
     ) -> None:
         self._controller = controller
         self._ids = tuple(rollout_ids)
-        self._interval_s = interval_s
         self._on_change = on_change
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="demo-rollouts", daemon=True)
         self._latest: dict[str, Rollout] = {}
-        self.errors = 0
+        self._service = RolloutService(
+            controller,
+            LeaseStore(controller.store.engine),
+            holder="cloudops-demo",
+            interval_s=interval_s,
+            on_tick=self._told,
+        )
+
+    @property
+    def errors(self) -> int:
+        return self._service.errors
 
     def start(self) -> None:
         self._latest = {r.id: r for r in (self._controller.get(i) for i in self._ids)}
-        self._thread.start()
+        self._service.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
+        self._service.close()
 
     def current(self) -> list[Rollout]:
         with self._lock:
             return [self._latest[i] for i in self._ids if i in self._latest]
 
     def tick_once(self) -> None:
-        """Tick the running rollouts of this demo now, and report every one that moved."""
-        with self._lock:
-            for rollout_id in self._ids:
-                before = self._latest.get(rollout_id)
-                if before is not None and not before.status.active:
-                    continue
-                try:
-                    after = self._controller.tick(rollout_id).rollout
-                except (RolloutError, FlagError) as exc:  # a busy SQLite file, say: the next tick tries again
-                    self.errors += 1
-                    log.warning("rollout %s: tick failed: %s", rollout_id, exc.message)
-                    continue
-                self._latest[rollout_id] = after
-                if before is not None and (describe(before) != describe(after)):
-                    self._on_change(after, f"{describe(before)} -> {describe(after)}")
+        """One pass of the controller now (the demo's last one, before its summary)."""
+        self._service.tick_due()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self.tick_once()
+    def _told(self, result: TickResult) -> None:
+        after = result.rollout
+        with self._lock:
+            before = self._latest.get(after.id)
+            self._latest[after.id] = after
+        if before is not None and describe(before) != describe(after):
+            self._on_change(after, f"{describe(before)} -> {describe(after)}")

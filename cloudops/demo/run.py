@@ -121,6 +121,7 @@ class Demo:
                 metrics_port=ports["metrics"],
                 console_port=ports["console"],
                 console_user="demo",
+                with_rollout_controller=False,  # the demo runs the controller in-process, to tell each move
                 database_url=self.database_url,
                 health_delay_s=options.health_delay_s,
                 fault_rate=options.fault_rate,

@@ -7,7 +7,8 @@ with the same filter a rollout's evidence uses and judged as a whole. Reads, thr
 durations) and the comparisons (counts by outcome; the fields that differed in mismatched and ignored
 comparisons) inside [since, until], for each scope and for all of them together, and the rollouts that changed
 in that window with their timelines. The statistics themselves are `rollouts.stats`; the verdicts are
-`rollouts.gates` (see `cloudops.report.verdict`).
+`rollouts.gates` (see `cloudops.report.verdict`). It also says what share of the operations submitted through
+`cloudops gateway --upstream` the durable path could take at all (gateway.admission_log).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cloudops.report.model import (
 from cloudops.report.scopes import covers, disagreement, scopes_in_use
 from cloudops.report.verdict import judge
 from flags.model import Property, utc
+from gateway.admission_log import AdmissionLog, AdmissionSummary
 from rollouts.errors import RolloutStoreUnavailable
 from rollouts.gates import ComparisonCounts, Evidence, PathSample, Thresholds
 from rollouts.store import RolloutStore
@@ -151,6 +153,16 @@ def _flag_scopes(
     return tuple(found)
 
 
+def _gateway(engine: sa.Engine, since: datetime, until: datetime) -> AdmissionSummary | None:
+    """What the gateway took and passed to its upstream in the window; None when nothing went through one (or
+    the database predates the gateway's admissions table)."""
+    try:
+        found = AdmissionLog(engine).summary(since, until)
+    except sa.exc.SQLAlchemyError:
+        return None
+    return found if found.operations else None
+
+
 def _rollouts(engine: sa.Engine, since: datetime) -> tuple[tuple[RolloutHistory, ...], tuple[str, ...]]:
     store = RolloutStore(engine)
     try:
@@ -185,6 +197,9 @@ def build_report(
         notes += ("no stage property or rollout names a scope: every operation ran at the default stage",)
     if not scopes:
         notes += (f"no operations or comparisons were recorded between {since.isoformat()} and {until.isoformat()}",)
+    gateway = _gateway(engine, since, until)
+    if gateway is not None:
+        notes += (gateway.describe(),)
     return Report(
         generated_at=utc(generated_at or until),
         since=since,
@@ -197,4 +212,5 @@ def build_report(
         notes=notes,
         flag_scopes=flag_scopes,
         unscoped=tuple(k for k in sorted(scopes) if k not in covered),
+        gateway=gateway,
     )

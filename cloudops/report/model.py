@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway.admission_log import AdmissionSummary
 from rollouts.gates import ComparisonCounts, GateResult, Thresholds
 from rollouts.model import Rollout, RolloutEvent
 from router.read_values import PathStats
@@ -228,6 +229,7 @@ class Report:
     notes: tuple[str, ...] = field(default_factory=tuple)
     flag_scopes: tuple[FlagScopeReport, ...] = ()
     unscoped: tuple[ScopeKey, ...] = ()  # breakdown rows no flag scope covers: they ran at the default stage
+    gateway: AdmissionSummary | None = None  # what went through `cloudops gateway --upstream`, if anything
 
     def verdict_counts(self) -> dict[str, int]:
         """Verdicts of the flag scopes in use: the scopes a decision is made on."""
@@ -253,6 +255,7 @@ class Report:
             "scopes": [s.to_json() for s in self.scopes],
             "rollouts": [r.to_json() for r in self.rollouts],
             "notes": list(self.notes),
+            "gateway": self.gateway.to_json() if self.gateway is not None else None,
         }
 
 

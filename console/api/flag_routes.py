@@ -12,7 +12,8 @@ from console.audit import audit_entries
 from console.edits import delete_from, kill_switch_from, property_from_json, restore_from, whole_number
 from console.errors import InputError
 from console.explaining import explain_request, parse_explain
-from console.matrix import FILTER_DIMENSIONS, build_matrix
+from console.matrix_page import page_of_matrix
+from console.matrix_query import parse_matrix_query
 from console.services import services
 from flags import STAGE_KEY
 
@@ -39,9 +40,8 @@ def me() -> ResponseReturnValue:
 @bp.get("/scopes")
 def scopes() -> ResponseReturnValue:
     svc = services()
-    filters = {d: value for d in FILTER_DIMENSIONS if (value := _arg(d))}
-    seen = svc.tables.seen_dimensions(svc.settings.matrix_lookback_hours)
-    return build_matrix(svc.snapshot(), seen, filters).to_json()
+    query = parse_matrix_query(request.args, request.args.getlist("collapse"))
+    return page_of_matrix(svc, svc.snapshot(), query).to_json()
 
 
 @bp.get("/properties")

@@ -23,6 +23,11 @@ def _text_param(name: str, description: str, where: str = "query", max_length: i
     return {"name": name, "in": where, "required": where == "path", "description": description, "schema": schema}
 
 
+def _count_param(name: str, description: str, top: int) -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": 1, "maximum": top}
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
 
@@ -92,10 +97,22 @@ _PATHS: dict[str, Any] = {
     },
     "/api/scopes": {
         "get": _operation(
-            "The application x operation matrix of effective stages",
+            "One page of the matrix of effective stages: a row per application and account, a column per operation",
             _ok(ref("Matrix")),
             params=[
-                _text_param(d, f"filter: the {d.replace('_', ' ')}") for d in ("account", "provider", "stage_type")
+                _text_param("search", "applications whose name contains this (any case)"),
+                *(_text_param(d, f"only this {d.replace('_', ' ')}") for d in ("account", "operation")),
+                _text_param("stage_type", "decide the cells for this stage type"),
+                _text_param("provider", "decide the cells for this provider (default: the account's)"),
+                {
+                    "name": "stage",
+                    "in": "query",
+                    "required": False,
+                    "description": "only applications with a cell at this stage",
+                    "schema": {"type": "string", "enum": ["legacy", "shadow", "canary", "durable", "complete"]},
+                },
+                _count_param("page", "the page (1 is the first)", 10**6),
+                _count_param("per_page", "applications a page (default 50)", 200),
             ],
             tag="flags",
         )

@@ -140,10 +140,31 @@ SCHEMAS: dict[str, Any] = {
             ),
         }
     ),
+    "Badge": obj(
+        {
+            "propertyId": STR,
+            "propertyVersion": INT,
+            "dimensions": {"type": "object", "additionalProperties": STR},
+            "label": STR,
+        }
+    ),
+    "CellStats": obj(
+        {
+            "operations": INT,
+            "failures": INT,
+            "failureRate": nullable(NUM),
+            "comparisons": INT,
+            "mismatchRate": nullable(NUM),
+        }
+    ),
+    "CellRollout": obj(
+        {"id": STR, "status": STR, "phase": STR, "scope": {"type": "object", "additionalProperties": STR}}
+    ),
     "Cell": obj(
         {
-            "application": nullable(STR),
-            "operation": nullable(STR),
+            "application": STR,
+            "account": nullable(STR),
+            "operation": STR,
             "dimensions": {"type": "object", "additionalProperties": STR},
             "stage": STR,
             "percent": nullable(NUM),
@@ -154,16 +175,28 @@ SCHEMAS: dict[str, Any] = {
             "reason": STR,
             "reasonKind": STR,
             "killSwitch": BOOL,
+            "badges": {
+                "type": "array",
+                "description": "narrower properties that decide part of the cell's requests (a stage type, a provider)",
+                "items": ref("Badge"),
+            },
+            "stats": nullable(ref("CellStats")),
+            "rollout": nullable(ref("CellRollout")),
         }
     ),
     "Matrix": obj(
         {
-            "applications": {"type": "array", "items": nullable(STR)},
-            "operations": {"type": "array", "items": nullable(STR)},
-            "filters": {"type": "object", "additionalProperties": STR},
+            "query": {"type": "object", "additionalProperties": ANY},
+            "page": INT,
+            "pages": INT,
+            "totalApplications": INT,
+            "applications": {"type": "array", "items": STR, "description": "this page's applications"},
+            "accounts": {"type": "array", "items": nullable(STR)},
+            "operations": {"type": "array", "items": STR},
             "choices": {"type": "object", "additionalProperties": {"type": "array", "items": STR}},
             "snapshotVersion": INT,
             "killSwitch": BOOL,
+            "notes": {"type": "array", "items": STR},
             "cells": {"type": "array", "items": ref("Cell")},
         }
     ),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from console.pages import audit, auth, dashboard, explain, operations, rollouts, scopes
+from console.pages import audit, auth, dashboard, explain, operations, rollouts, scope, scopes
 
 __all__ = ["BLUEPRINTS"]
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
     auth.bp,
     scopes.bp,
+    scope.bp,
     explain.bp,
     audit.bp,
     dashboard.bp,

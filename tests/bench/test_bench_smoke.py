@@ -179,3 +179,31 @@ def test_bench_retention_prunes_the_same_rows_in_batches_as_one_delete_does() ->
     _summary_ok(sqlite["batched"]["transactions"], 6)
     assert sqlite["ratios"]["longest_batch_over_one_delete"] > 0
     assert report["databases"]["postgresql"].startswith("not measured")
+
+
+def test_bench_console_times_every_matrix_page_it_names() -> None:
+    report = _bench("console", "--applications", "30", "--repeat", "1", "--no-baseline", timeout=120)
+    current, columns = report["current"], 10  # the catalogue's operations; the bench records no other
+    assert report["database"]["properties"] == 8 + 3 + 2 and report["database"]["outcomes"] == 150
+    assert {name: figures["status"] for name, figures in current.items()} == {name: 200 for name in current}
+    assert current["default_page"]["cells"] == 20 * 3 * columns  # 20 applications a page, 3 accounts each
+    assert current["page_of_200_applications"]["cells"] == current["api_page_of_200"]["cells"] == 30 * 3 * columns
+    assert current["whole_matrix_stage_filter"]["cells"] == 3 * 3 * columns  # the 3 applications with a canary
+    assert all(f["median_s"] >= f["min_s"] >= 0 and f["cpu_median_s"] >= 0 for f in current.values())
+    assert report["baseline"] == "not measured (--no-baseline)"
+
+
+@pytest.mark.slow  # three services started: sim cloud, legacy service, gateway
+def test_bench_gateway_measures_both_reads_directly_and_through_the_gateway() -> None:
+    report = _bench("gateway", "--samples", "30", "--warmup", "3")
+    assert report["benchmark"] == "gateway"
+    assert set(report["reads"]) == {"credentials", "task_poll"}
+    for read in report["reads"].values():
+        _summary_ok(read["direct"], 30)
+        _summary_ok(read["through_gateway"], 30)
+        assert read["added_p50_ms"] == round(read["through_gateway"]["p50_ms"] - read["direct"]["p50_ms"], 3)
+    assert [t["target"] for t in report["targets"]] == [
+        "added p50 on credentials reads (ms) <= 2.0",
+        "added p50 on task_poll reads (ms) <= 2.0",
+    ]
+    assert report["memory"]["gateway_rss_mb"] > 0

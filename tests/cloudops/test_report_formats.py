@@ -277,3 +277,51 @@ def test_an_empty_window_and_a_database_without_tables(store: SqlFlagStore, tmp_
     with pytest.raises(ReportUnavailable, match="cloudops db upgrade"):
         build_report(bare, since=NOW - timedelta(hours=1), until=NOW)
     bare.dispose()
+
+
+def test_the_report_says_what_share_of_the_gateways_traffic_the_durable_path_could_take(tmp_path: Path) -> None:
+    from gateway.tables import gateway_admissions
+
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    migrations.upgrade(url)
+    engine = sa.create_engine(url)
+    rows = [
+        ("l1", "deployManifest", False, False, "unknown_operation"),
+        ("l2", "deployManifest", False, False, "unknown_operation"),
+        ("l3", "runJob", False, False, "unknown_operation"),
+        ("l4", "resizeServerGroup", True, False, "legacy"),
+        ("l5", "createServerGroup", True, True, "durable"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            gateway_admissions.insert(),
+            [
+                {"request_id": crid, "position": 0, "operation": op, "provider": "aws", "account": "prod",
+                 "application": "web", "known": known, "taken": taken, "reason": reason,
+                 "decided_at": NOW - timedelta(hours=1)}
+                for crid, op, known, taken, reason in rows
+            ],
+        )  # fmt: skip
+    report = build_report(engine, since=NOW - timedelta(hours=24), until=NOW)
+    data = json.loads(render(report, ReportFormat.JSON))
+    assert data["gateway"] == {
+        "operations": 5,
+        "known": 2,
+        "taken": 1,
+        "knownShare": 0.4,
+        "passed": [
+            {"operation": "deployManifest", "reason": "unknown_operation", "count": 2},
+            {"operation": "resizeServerGroup", "reason": "legacy", "count": 1},
+            {"operation": "runJob", "reason": "unknown_operation", "count": 1},
+        ],
+    }
+    line = (
+        "gateway: 5 operations submitted, 2 (40.0%) known to the catalogue (the durable path could take them), "
+        "1 taken by the gateway; passed to the upstream Clouddriver: deployManifest x2 (unknown_operation), "
+        "resizeServerGroup x1 (legacy), runJob x1 (unknown_operation)"
+    )
+    assert line in report.notes
+    assert "deployManifest x2 (unknown_operation)" in render(report, ReportFormat.MARKDOWN)
+    earlier = build_report(engine, since=NOW - timedelta(hours=24), until=NOW - timedelta(hours=2))
+    assert earlier.gateway is None and not any(n.startswith("gateway:") for n in earlier.notes)
+    engine.dispose()

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console import create_app
+from console.names import CATALOGUE_OPERATIONS
 from console.services import ConsoleServices
 from flags import STAGE_KEY, SqlFlagStore
 from router.contract import Path
@@ -219,7 +220,12 @@ def test_setting_a_stage_needs_a_reason_and_is_audited_with_the_user(client: Fla
     assert missing.status_code == 400 and "reason is required" in missing.text
     no_percent = client.post("/scopes/edit", data={**form, "percent": "", "reason": "ramp"})
     assert no_percent.status_code == 400 and "needs a percent" in no_percent.text
-    saved = client.post("/scopes/edit", data={**form, "reason": "ramp api", "expires": "7d"})
+    unknown = client.post("/scopes/edit", data={**form, "reason": "ramp api", "expires": "7d"})
+    assert unknown.status_code == 400 and "unknown application &#39;api&#39;" in unknown.text
+    assert store.history() == []  # nothing operates "api" yet: refused until confirmed as new
+    saved = client.post(
+        "/scopes/edit", data={**form, "reason": "ramp api", "expires": "7d", "confirm_new_names": "yes"}
+    )
     assert saved.status_code == 302
     prop = store.find_property(STAGE_KEY, {"application": "api"})
     assert prop is not None and (prop.value, prop.percent, prop.bucket_by) == ("canary", 10.0, "execution_id")
@@ -240,30 +246,44 @@ def test_matrix_shows_each_cells_stage_and_the_property_that_decides_it(
     glob = put("shadow", {})
     api = put("canary", {"application": "api"}, percent=10)
     api_create = put("durable", {"application": "api", "operation": "createServerGroup"})
+    api_deploy = put("complete", {"application": "api", "stage_type": "deploy"})
     web_prod = put("durable", {"application": "web", "account": "prod"})
     with scripted_router(url) as router:
-        router.run(["b-1", "b-2"], application="billing")  # rows also come from recent operations
+        router.run(["b-1", "b-2"], application="billing")  # rows and accounts also come from recent operations
     matrix = client.get("/api/scopes", headers=bearer("viewer")).get_json()
-    assert matrix["applications"] == ["api", "billing", "web", None]
-    assert matrix["operations"] == ["createServerGroup", "resizeServerGroup", None]
-    cells = {(c["application"], c["operation"]): c for c in matrix["cells"]}
-    assert (cells[("api", "createServerGroup")]["label"], cells[("api", "createServerGroup")]["decidedBy"]) == (
-        "durable",
-        api_create,
-    )
-    assert (cells[("api", "resizeServerGroup")]["label"], cells[("api", "resizeServerGroup")]["decidedBy"]) == (
-        "canary 10%",
-        api,
-    )
-    assert cells[("billing", "resizeServerGroup")]["decidedBy"] == glob
-    assert cells[("web", None)]["label"] == "shadow"  # no account in the request: the prod property cannot apply
-    filtered = client.get("/api/scopes?account=prod", headers=bearer("viewer")).get_json()
-    cells = {(c["application"], c["operation"]): c for c in filtered["cells"]}
-    assert (cells[("web", None)]["label"], cells[("web", None)]["decidedBy"]) == ("durable", web_prod)
-    assert filtered["choices"]["account"] == ["prod"]
+    assert matrix["applications"] == ["api", "billing", "web"] and matrix["accounts"] == ["prod"]
+    assert matrix["operations"] == list(CATALOGUE_OPERATIONS)  # a column per catalogue operation
+    cells = {(c["application"], c["account"], c["operation"]): c for c in matrix["cells"]}
+    create, resize = cells[("api", "prod", "createServerGroup")], cells[("api", "prod", "resizeServerGroup")]
+    assert (create["label"], create["decidedBy"], create["badges"]) == ("durable", api_create, [])
+    assert (resize["label"], resize["decidedBy"]) == ("canary 10%", api)
+    assert resize["badges"] == [
+        {"propertyId": api_deploy, "propertyVersion": 1, "dimensions": {"stage_type": "deploy"}, "label": "complete"}
+    ]
+    billing = cells[("billing", "prod", "resizeServerGroup")]
+    assert billing["decidedBy"] == glob and billing["dimensions"]["provider"] == "aws"  # the account's provider
+    assert billing["stats"] == {
+        "operations": 2,
+        "failures": 0,
+        "failureRate": 0.0,
+        "comparisons": 2,
+        "mismatchRate": 0.0,
+    }
+    web = cells[("web", "prod", "resizeServerGroup")]
+    assert (web["label"], web["decidedBy"]) == ("durable", web_prod)  # account-scoped, with no filter
+    assert client.get("/api/scopes?stage=durable", headers=bearer("viewer")).get_json()["applications"] == [
+        "api",
+        "web",
+    ]
+    paged = client.get("/api/scopes?search=BiL&per_page=1", headers=bearer("viewer")).get_json()
+    assert (paged["applications"], paged["pages"], paged["totalApplications"]) == (["billing"], 1, 1)
+    second = client.get("/api/scopes?per_page=2&page=2", headers=bearer("viewer")).get_json()
+    assert (second["applications"], second["pages"]) == (["web"], 2)
+    _assert_error(client.get("/api/scopes?per_page=0", headers=bearer("viewer")), 400, "invalid_input")
     sign_in(client, "alice")
-    page = client.get("/scopes?account=prod").text
-    assert 'data-application="web" data-operation=""' in page and web_prod in page
+    page = client.get("/scopes").text
+    assert 'data-application="web" data-account="prod" data-operation="resizeServerGroup"' in page
+    assert web_prod in page and f"{api_deploy}: complete for stage_type=deploy" in page
 
 
 def test_explain_shows_the_decision_the_route_and_every_candidate(client: FlaskClient, store: SqlFlagStore) -> None:
@@ -311,8 +331,11 @@ def test_kill_switch_needs_a_typed_confirmation_and_then_forces_legacy(
     store.set_property(STAGE_KEY, "durable", {"application": "api"}, actor="a", reason="r")
     token = sign_in(client, "alice")
     refused = client.post("/kill-switch", data={"csrf_token": token, "engaged": "true", "reason": "incident 7"})
-    assert refused.status_code == 303 and store.kill_switches() == []
-    assert "type &#39;legacy&#39; to confirm" in client.get("/scopes").text
+    assert refused.status_code == 400 and store.kill_switches() == []
+    # Shown again at once, at the field, with the typed reason kept (no redirect that loses it).
+    assert "type &#39;legacy&#39; to confirm" in refused.text
+    assert 'id="kill-reason" value="incident 7"' in refused.text
+    assert 'id="kill-confirm" value="" required autocomplete="off" aria-invalid="true"' in refused.text
     data = {"csrf_token": token, "engaged": "true", "reason": "incident 7", "confirm": "legacy"}
     assert client.post("/kill-switch", data=data).status_code == 302
     [switch] = store.kill_switches()

@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-CELL = 'td[data-application="api"][data-operation="resizeServerGroup"]'
+CELL = 'td[data-application="api"][data-account="prod"][data-operation="resizeServerGroup"]'
 
 
 @pytest.fixture(scope="module")

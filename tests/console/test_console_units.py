@@ -1,5 +1,6 @@
-"""The console's pure cores: configuration layers, identities, form and body parsing, the matrix, the dashboard
-roll-up and the audit diff. No Flask app, no database."""
+"""The console's pure cores: configuration layers, identities, form and body parsing, explain, the dashboard
+roll-up and the audit diff (the matrix and the edit review: test_console_matrix_units.py). No Flask app, no
+database."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from console.edits import kill_switch_from, parse_expiry, property_from_json, st
 from console.errors import ConfigError, InputError
 from console.explaining import explain_request, parse_explain
 from console.identity import Role, check_login, find_token, hash_password, hash_token, parse_tokens, parse_users
-from console.matrix import build_matrix
 from console.queries import RouterTables, Window
 from console.rollup import DEFAULT_GROUP_BY
 from flags import STAGE_KEY, FlagTestData
@@ -118,15 +118,8 @@ def test_passwords_are_salted_scrypt_hashes_and_tokens_sha256() -> None:
 # -- parsing edits ------------------------------------------------------------------------------------------------
 
 
-def test_the_stage_form_ignores_percent_unless_canary_and_parses_expiry() -> None:
-    form = {
-        "application": "api",
-        "stage": "durable",
-        "percent": "10",
-        "bucket_by": "x",
-        "reason": " go ",
-        "expires": "2h",
-    }
+def test_the_stage_form_refuses_a_percent_unless_canary_and_parses_expiry() -> None:
+    form = {"application": "api", "stage": "durable", "reason": " go ", "expires": "2h"}
     edit = stage_from_form(form, NOW)
     assert (edit.key, edit.value, dict(edit.scope), edit.percent, edit.bucket_by) == (
         STAGE_KEY,
@@ -136,7 +129,13 @@ def test_the_stage_form_ignores_percent_unless_canary_and_parses_expiry() -> Non
         None,
     )
     assert edit.reason == "go" and edit.expires_at == NOW + timedelta(hours=2)
-    canary = stage_from_form({**form, "stage": "canary", "percent": "12.5%"}, NOW)
+    with pytest.raises(InputError, match="a percent applies to a canary only") as caught:
+        stage_from_form({**form, "percent": "10"}, NOW)  # it used to be dropped without a word
+    assert caught.value.field == "percent"
+    with pytest.raises(InputError, match="bucket by applies to a canary only") as caught:
+        stage_from_form({**form, "bucket_by": "x"}, NOW)
+    assert caught.value.field == "bucket_by"
+    canary = stage_from_form({**form, "stage": "canary", "percent": "12.5%", "bucket_by": "x"}, NOW)
     assert (canary.percent, canary.bucket_by) == (12.5, "x")
     assert parse_expiry("2030-02-01T10:00", NOW) == datetime(2030, 2, 1, 10, tzinfo=UTC)
     assert parse_expiry("", NOW) is None
@@ -174,27 +173,6 @@ def test_the_kill_switch_form_needs_the_typed_word_but_the_api_does_not() -> Non
 
 
 # -- the matrix and explain ---------------------------------------------------------------------------------------
-
-
-def test_matrix_cells_take_filters_into_account() -> None:
-    td = (
-        FlagTestData()
-        .stage("shadow")
-        .stage("canary", percent=25, application="api")
-        .stage("durable", application="api", account="prod", operation="resize")
-    )
-    seen = [{"application": "web", "operation": "create", "account": "test", "provider": "aws", "stage_type": "s"}]
-    matrix = build_matrix(td.snapshot(), seen)
-    assert matrix.applications == ("api", "web", "") and matrix.operations == ("create", "resize", "")
-    assert matrix.cell("api", "resize").label == "canary 25%"  # no account: the prod property does not apply
-    assert matrix.cell("web", "").decided_by == matrix.cell("", "").decided_by != "default"
-    assert matrix.choices["account"] == ("prod", "test")
-    prod = build_matrix(td.snapshot(), seen, {"account": "prod", "region": "ignored"})
-    assert prod.filters == {"account": "prod"}
-    assert prod.cell("api", "resize").label == "durable" and prod.cell("api", "create").label == "canary 25%"
-    killed = build_matrix(td.force_legacy().snapshot(), seen)
-    assert killed.kill_switch and killed.cell("api", "resize").label == "legacy (kill switch)"
-    assert build_matrix(FlagTestData().snapshot(), []).cell("", "").decided_by == "default"
 
 
 def test_explain_routes_a_canary_by_its_sticky_bucket() -> None:

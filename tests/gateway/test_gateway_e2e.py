@@ -6,7 +6,9 @@ Orca is played by `LegacyRunner` (which behaves as Orca does) pointed at the gat
 every stage (legacy, shadow, canary 50%, durable), each operation on the path its flags chose, with a clean sim
 journal; a list mixing both paths runs in order; and a gateway SIGKILLed in the middle of a durable operation,
 restarted, still reports it to completion, records every outcome once, and answers for the tasks it issued
-before.
+before. With the legacy service behind it as its upstream (`--upstream`, the stand-in for a real Clouddriver), the
+gateway takes only the list the flags send to durable, and everything else (a legacy-routed list, its task, the
+reads) passes through.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ class Stack:
     config: FsPath
     engine: sa.Engine
 
-    def gateway(self, port: int | None = None) -> Process:
+    def gateway(self, port: int | None = None, upstream: str | None = None) -> Process:
         port = port or free_port()
+        behind = ["--upstream", upstream] if upstream else []
         return start_process(
-            cloudops_argv("gateway", "--port", str(port), "--config", str(self.config)),
+            cloudops_argv("gateway", "--port", str(port), "--config", str(self.config), *behind),
             port,
             ready=lambda: http_ok(f"http://127.0.0.1:{port}/health"),
             name="gateway",
@@ -95,6 +98,7 @@ def stack(temporal_env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     ]
     scopes.append(("durable", None, {"application": "gwmixed", "operation": "createServerGroup"}))
     scopes.append(("durable", None, {"application": "gwkill"}))
+    scopes.append(("durable", None, {"application": "gwupd"}))
     for stage, percent, scope in scopes:
         store.set_property("cloudops.migration.stage", stage, scope, actor="e2e", reason="e2e", percent=percent)
     store.close()
@@ -340,3 +344,33 @@ def test_a_gateway_killed_mid_durable_operation_still_reports_it_to_completion(s
         first.kill()
         if restarted is not None:
             restarted.stop()
+
+
+def test_with_the_clouddriver_behind_it_the_gateway_takes_only_what_goes_durable(stack: Stack) -> None:
+    proc = stack.gateway(upstream=stack.clouddriver.url)
+    try:
+        with orca(proc) as runner:
+            kept = runner.run(request("gwupl", "createServerGroup"))  # no flag: legacy, so Clouddriver's own
+            moved = runner.run(request("gwupd", "createServerGroup"))  # durable: the gateway's task
+        assert kept.succeeded and moved.succeeded, (kept.errors, moved.errors)
+        assert kept.task_id is not None and moved.task_id is not None
+        upstream_task = httpx.get(f"{stack.clouddriver.url}/task/{kept.task_id}", timeout=10)
+        assert upstream_task.status_code == 200  # the upstream issued it; Orca polled it through the gateway
+        assert httpx.get(f"{stack.clouddriver.url}/task/{moved.task_id}", timeout=10).status_code == 404
+        ours = httpx.get(f"{proc.url}/task/{moved.task_id}", timeout=10).json()
+        assert [op["path"] for op in ours["gatewayOperations"]] == ["durable"]
+        assert kept.outputs["deploy.server.groups"] == {REGION: ["gwupl-main-v000"]}
+        assert moved.outputs["deploy.server.groups"] == {REGION: ["gwupd-main-v000"]}
+
+        direct = httpx.get(f"{stack.clouddriver.url}/credentials", params={"expand": "true"}, timeout=10)
+        through = httpx.get(f"{proc.url}/credentials", params={"expand": "true"}, timeout=10)
+        assert through.status_code == 200 and through.content == direct.content
+
+        metrics = httpx.get(f"{proc.url}/metrics", timeout=10).text
+        assert 'cloudops_gateway_passthrough_total{operation="createServerGroup",reason="legacy"} 1.0' in metrics
+        assert 'cloudops_gateway_taken_total{operation="createServerGroup",reason="durable"} 1.0' in metrics
+        for app in ("gwupl", "gwupd"):
+            assert journal_of(stack, app) == [MutationKind.CREATE_SERVER_GROUP], app
+    finally:
+        proc.stop()
+    assert proc.popen.returncode == 0, proc.log()[-3000:]

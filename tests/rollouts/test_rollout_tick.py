@@ -156,7 +156,12 @@ def test_a_flag_changed_outside_pauses_instead_of_judging(prop: Property | None,
     assert t.rollout.status is RolloutStatus.PAUSED and t.rollout.version == 8 and t.rollout.flag_synced
     assert t.rollout.flag_base_version == (prop.version if prop else None)
     assert t.event is not None and t.event.kind is EventKind.PAUSED and t.event.from_phase == CANARY_5
-    assert who in t.note and t.note == t.event.reason and "cloudops rollout resume ro-1" in t.note
+    assert (
+        who in t.note
+        and t.note == t.event.reason
+        and "cloudops rollout resume ro-1" in t.note
+        and "Resume on its console page" in t.note
+    )
 
 
 def test_the_transition_is_the_tick_result_once_applied() -> None:

@@ -269,3 +269,15 @@ def test_the_router_makes_the_decision_and_a_caller_retry_window_wins_over_the_f
     h.router.run(_request("op-flags"))
     h.router.run(_request("op-window"), RunOptions(retry_window_seconds=90))
     assert [o.retry_window_seconds for o in h.durable.executed_options] == [600, 90]
+
+
+def test_decide_says_the_route_without_running_or_counting_a_decision(h: Harness) -> None:
+    """The gateway asks `decide` for every list it judges, then runs the ones it takes: only the run counts."""
+    h.flags.stage("durable")
+    chosen = h.router.decide(_request("op-decided"))
+    assert chosen.primary is Path.DURABLE and chosen.shadow is Path.LEGACY
+    labels = {"stage": "durable", "path": "durable", "basis": "matched"}
+    assert h.router.metrics.value("cloudops_router_decisions_total", labels) == 0
+    assert h.durable.executed == [] and h.legacy.executed == []
+    h.router.run(_request("op-decided"))
+    assert h.router.metrics.value("cloudops_router_decisions_total", labels) == 1

@@ -1,0 +1,45 @@
+"""The scope page of one matrix cell (`/scope?application=..&account=..&operation=..`): what decides it and why,
+the other properties that match, the narrower ones that win for part of it, its numbers and its rollout, with
+editor links that pre-fill its effective stage (`console.scope_view`)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
+
+from console.errors import InputError
+from console.responses import problem_for
+from console.scope_view import parse_cell, scope_view
+from console.security import login_required
+from console.services import services
+from rollouts.model import RolloutStatus
+
+__all__ = ["bp"]
+
+bp = Blueprint("scope", __name__)
+
+
+@bp.get("/scope")
+@login_required
+def index() -> ResponseReturnValue:
+    try:
+        where = parse_cell(request.args)
+    except InputError as exc:
+        return render_template("scope.html", view=None, error=problem_for(exc).message), 400
+    svc = services()
+    snapshot = svc.snapshot()
+    filters = {k: v for k, v in (("stage_type", where.stage_type), ("provider", where.provider)) if v}
+    counts = svc.tables.cell_counts(svc.settings.dashboard_window_hours, [where.application], filters)
+    key = (where.application, where.account, where.operation)
+    view = scope_view(
+        snapshot,
+        svc.known_names(snapshot),
+        where,
+        outcomes=counts.outcomes.get(key),
+        comparisons=counts.comparisons.get(key),
+        rollouts=svc.rollouts.list((RolloutStatus.RUNNING, RolloutStatus.PAUSED)),
+        now=time.time(),
+    )
+    return render_template("scope.html", view=view, error=None, prefill="e_", hours=svc.settings.dashboard_window_hours)
