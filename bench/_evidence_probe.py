@@ -6,8 +6,9 @@ worktree, supplies every import).
 
 MODE is `report` (the shadow report over the last two days), `evidence` (one scope's gate evidence, as the
 rollout controller reads it each tick) or `dashboard` (the console's dashboard, grouped by application and
-operation). Prints one JSON object: the first call's seconds (cold: a fresh process and connection pool), the
-median of REPEATS more (warm: a long-lived process such as the controller's), the process's peak RSS, and a
+operation). Prints one JSON object: the first call's wall seconds and CPU seconds (this process's, and on a local
+PostgreSQL its backends'), cold (a fresh process and connection pool), the medians of REPEATS more (warm: a
+long-lived process such as the controller's), the process's peak RSS, and a
 digest of what was read (the scopes and operations seen) so a run can check that both trees read the same thing.
 It runs with the measured tree as its working directory and refuses to report when any of the project's modules
 came from elsewhere.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -123,25 +125,59 @@ def _peak_rss_mb() -> float:
     raise SystemExit("no VmHWM in /proc/self/status: peak memory cannot be measured here")
 
 
+class _ServerCpu:
+    """CPU seconds spent by the PostgreSQL backends serving this process's connections, when the server runs on
+    this machine (its backends' /proc entries are readable); None otherwise and for SQLite, which runs in-process
+    (its work is in the process's own CPU time). Wall time on a loaded shared machine is mostly waiting; CPU time
+    is the work."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.pids: set[int] = set()
+        self.tick = os.sysconf("SC_CLK_TCK")
+        if engine.dialect.name == "postgresql":
+            sa.event.listen(engine, "connect", self._connected)
+
+    def _connected(self, dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        self.pids.add(int(cursor.fetchone()[0]))
+        cursor.close()
+
+    def seconds(self) -> float | None:
+        total = 0
+        for pid in self.pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / self.tick if self.pids else None
+
+
+def _timed(read: Callable[[], dict[str, Any]], server: _ServerCpu) -> tuple[dict[str, Any], dict[str, float]]:
+    server_before, cpu_before, start = server.seconds(), time.process_time(), time.perf_counter()
+    digest = read()
+    times = {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_before}
+    server_after = server.seconds()
+    if server_after is not None:
+        times["server_cpu_s"] = server_after - (server_before or 0.0)
+    return digest, times
+
+
 def main(argv: list[str]) -> None:
     url, mode, app, repeats = argv[0], argv[1], argv[2], int(argv[3])
     _only_this_tree()
     engine = sa.create_engine(url)
+    server = _ServerCpu(engine)
     read = _MODES[mode](engine, datetime.now(UTC), app)
-    start = time.perf_counter()
-    digest = read()
-    first = time.perf_counter() - start
-    warm = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        read()
-        warm.append(time.perf_counter() - start)
+    digest, first = _timed(read, server)
+    warm = [_timed(read, server)[1] for _ in range(repeats)]
     foreign = _foreign_modules(Path.cwd().resolve())
     if foreign:
         raise SystemExit(f"modules loaded from outside the measured tree: {', '.join(foreign[:3])}")
-    result: dict[str, Any] = {"seconds": first, "digest": digest, "peak_rss_mb": _peak_rss_mb()}
-    if warm:
-        result["warm_median_s"] = statistics.median(warm)
+    result: dict[str, Any] = {**first, "digest": digest, "peak_rss_mb": _peak_rss_mb()}
+    for name in first if warm else ():
+        result[f"warm_median_{name}"] = statistics.median(w[name] for w in warm)
     print(json.dumps(result))
 
 

@@ -131,7 +131,14 @@ def _ratios(read_model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, f
         new, old = read_model.get(name), baseline.get(name)
         return round(old / new, 1) if isinstance(new, float | int) and isinstance(old, float | int) and new else None
 
-    return {"speedup": ratio("seconds"), "warm_speedup": ratio("warm_median_s"), "memory_ratio": ratio("peak_rss_mb")}
+    return {
+        "speedup": ratio("seconds"),
+        "cpu_speedup": ratio("cpu_s"),
+        "server_cpu_speedup": ratio("server_cpu_s"),
+        "warm_speedup": ratio("warm_median_seconds"),
+        "warm_cpu_speedup": ratio("warm_median_cpu_s"),
+        "memory_ratio": ratio("peak_rss_mb"),
+    }
 
 
 def _measure(url: str, baseline: Path | None, repeats: int) -> dict[str, Any]:
