@@ -2,9 +2,13 @@
 dashboard) over a big database, against the code of a baseline commit over the same database.
 
 Fills a database with --rows outcomes and half as many comparisons over --scopes scopes (bulk inserts), then
-times each reader in a fresh subprocess (peak RSS from its ru_maxrss): once with this tree's code, once with a
-`git worktree` of --baseline-ref (default `layout`, the code before the read model). SQLite always; PostgreSQL
-at --postgres-url when given (otherwise the JSON says it was not measured). No git: the baseline is unavailable.
+times each reader in a fresh subprocess (bench/_evidence_probe.py: wall and CPU seconds, cold and warm, peak RSS,
+a digest of what it read): once with this tree's code, once with a `git worktree` of --baseline-ref (default
+f60b18b, the code before the read model, run from its own tree only). SQLite unless --no-sqlite; PostgreSQL at
+--postgres-url when given, an empty database (otherwise the JSON says it was not measured); the bench does not
+start a server: start a throwaway one as tests/infra.py's start_postgres does (docs/benchmarks.md shows how).
+Without git, or with a ref that cannot be checked out, it stops and says so (--no-baseline measures this tree
+only).
 """
 
 from __future__ import annotations
@@ -200,6 +204,7 @@ def _empty(url: str) -> None:
 @click.option("--postgres-url", default=None, help="An empty PostgreSQL database to measure too.")
 @click.option("--baseline-ref", default=_BASELINE, show_default=True, help="The commit whose code is the baseline.")
 @click.option("--no-baseline", is_flag=True, help="Measure this tree only.")
+@click.option("--sqlite/--no-sqlite", "with_sqlite", default=True, help="Measure SQLite (a temporary file).")
 @click.option("--repeats", type=click.IntRange(0), default=5, show_default=True, help="Warm reads after the first.")
 def command(
     as_json: bool,
@@ -208,10 +213,13 @@ def command(
     postgres_url: str | None,
     baseline_ref: str,
     no_baseline: bool,
+    with_sqlite: bool,
     repeats: int,
 ) -> None:
     """Time the report, one scope's evidence and the dashboard over --rows outcomes, against a baseline commit."""
     started = time.monotonic()
+    if not with_sqlite and not postgres_url:
+        raise click.ClickException("--no-sqlite leaves nothing to measure: give --postgres-url too")
     if postgres_url:
         _empty(postgres_url)
     with tempfile.TemporaryDirectory(prefix="cloudops-bench-evidence-") as tmp:
@@ -220,7 +228,7 @@ def command(
         if baseline is None and not no_baseline:
             raise click.ClickException(f"cannot check out --baseline-ref {baseline_ref!r} (pass --no-baseline?)")
         databases: dict[str, Any] = {}
-        urls = {"sqlite": f"sqlite:///{where / 'evidence.db'}"}
+        urls = {"sqlite": f"sqlite:///{where / 'evidence.db'}"} if with_sqlite else {}
         if postgres_url:
             urls["postgresql"] = postgres_url
         try:
@@ -233,5 +241,7 @@ def command(
     targets = [t for name in urls for t in _targets(name, databases[name])]
     if not postgres_url:
         databases["postgresql"] = "not measured: pass --postgres-url"
+    if not with_sqlite:
+        databases["sqlite"] = "not measured: --no-sqlite"
     report = {"rows": rows, "comparisons": rows // 2, "scopes": scopes, "baseline_ref": baseline_ref}
     emit({**report, "databases": databases, "targets": [t.to_json() for t in targets]}, started)
