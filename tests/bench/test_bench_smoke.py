@@ -161,12 +161,76 @@ def test_bench_router_reports_overhead_and_the_shadow_ratio() -> None:
         assert sum(shadow["shadows_compared"].values()) + shadow["shadows_skipped_at_the_cap"] >= n
 
 
+_EVIDENCE_BASELINE = "f60b18b3f664988c444666cac2df6b7b3552c204"
+_READERS = ("report", "evidence", "dashboard")
+
+
+def _reader_ok(found: dict[str, Any], warm: bool) -> None:
+    assert found["seconds"] >= 0 and found["cpu_s"] >= 0 and found["peak_rss_mb"] > 10, found
+    assert ("warm_median_seconds" in found) is warm and ("warm_median_cpu_s" in found) is warm
+
+
+def _evidence_ok(database: dict[str, Any], rows: int, baseline: bool) -> None:
+    """Every reader read the whole tiny database (it fits the baseline's row caps), with its figures."""
+    assert database["fill_s"] >= 0
+    for mode in _READERS:
+        _reader_ok(database[mode]["read_model"], warm=mode != "report")
+        if baseline:
+            _reader_ok(database[mode]["baseline"], warm=mode != "report")
+            assert database[mode]["same_digest"] is True, database[mode]
+            assert database[mode]["baseline_over_read_model"]["speedup"] is not None
+    assert database["report"]["read_model"]["digest"] == {"scopes": 20, "operations": rows, "comparisons": rows // 2}
+    assert database["dashboard"]["read_model"]["digest"]["operations"] == rows
+    evidence = database["evidence"]["read_model"]["digest"]
+    assert evidence["durable"] > 0 and evidence["legacy"] > 0 and evidence["comparisons"] > 0
+
+
+def _git_has(commit: str) -> bool:
+    found = subprocess.run(["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], check=False)
+    return found.returncode == 0
+
+
+@pytest.mark.skipif(not _git_has(_EVIDENCE_BASELINE), reason="the baseline commit is not in this checkout")
 def test_bench_evidence_times_the_readers_against_the_baseline() -> None:
-    report = _bench("evidence", "--rows", "2000", "--scopes", "20", "--no-baseline", timeout=120)
-    sqlite = report["databases"]["sqlite"]
-    for mode in ("report", "evidence", "dashboard"):
-        assert sqlite[mode]["read_model"]["seconds"] >= 0 and sqlite[mode]["read_model"]["peak_rss_mb"] > 0
+    report = _bench("evidence", "--rows", "2000", "--scopes", "20", "--repeats", "1", timeout=180)
+    assert report["baseline_ref"] == _EVIDENCE_BASELINE
+    _evidence_ok(report["databases"]["sqlite"], 2000, baseline=True)
     assert "not measured" in report["databases"]["postgresql"]
+    assert [t["target"] for t in report["targets"]] == [
+        "sqlite report_s <= 10",
+        "sqlite report_peak_rss_mb <= 500",
+        "sqlite evidence_s <= 0.2",
+        "sqlite dashboard_s <= 1",
+    ]
+
+
+def test_bench_evidence_measures_postgresql_too(postgres_server: Any) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"bench_evidence_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_server.extra["url"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = postgres_server.extra["url"].rsplit("/", 1)[0] + f"/{name}"
+    report = _bench("evidence", "--rows", "1000", "--scopes", "20", "--no-baseline", "--postgres-url", url)
+    for database in ("sqlite", "postgresql"):
+        _evidence_ok(report["databases"][database], 1000, baseline=False)
+    # The server is local: its backends' CPU is counted beside the client's.
+    assert report["databases"]["postgresql"]["report"]["read_model"]["server_cpu_s"] > 0
+    assert len(report["targets"]) == 8 and report["targets"][4]["target"] == "postgresql report_s <= 10"
+    done = subprocess.run(
+        cloudops_argv("bench", "evidence", "--rows", "100", "--no-baseline", "--postgres-url", url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode != 0 and "already holds outcomes" in done.stderr and "Traceback" not in done.stderr
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE {name}"))
+    admin.dispose()
 
 
 def test_bench_retention_prunes_the_same_rows_in_batches_as_one_delete_does() -> None:
