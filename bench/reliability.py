@@ -163,7 +163,7 @@ def _run_durable(settings: dict[str, Any], plans: Sequence[Sequence[Any]], workd
         )
         stack.callback(sim.kill)
         if address is None:
-            temporal = temporal_dev_server(workdir)
+            temporal = temporal_dev_server(workdir, db_file=workdir / f"temporal-{settings['nonce']}.db")
             stack.callback(temporal.kill)
             start_together(temporal, sim)
             address = f"127.0.0.1:{temporal.port}"
