@@ -15,7 +15,8 @@ path, as Orca resumes MonitorKatoTask from the `kato.last.task.id` in its execut
 on the durable path), and a pipeline reuses the cluster read it started from, so its targets do not change under
 it. An operation started but killed before its handle was written is started again: both paths deduplicate on
 the operation id (the legacy clientRequestId, the durable workflow id), so the second start finds the first.
-A line cut short by the kill is ignored; the fact it held is redone as above.
+A line cut short by the kill is ignored; the fact it held is redone as above. The benchmark's side waits on the
+ledger (`wait_until_finished`) while bench/_rows.py's Killer SIGKILLs and restarts this process.
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bench._workload import OpRecord, Pipeline, read_cluster, record_operation, run_workload, workload
 from router.contract import OperationHandle, OperationRequest, OperationResult
 
-__all__ = ["READY_LINE", "Ledger", "LedgerFile", "Started", "durable_runner", "main"]
+if TYPE_CHECKING:
+    from bench._services import Service
+
+__all__ = ["READY_LINE", "Ledger", "LedgerFile", "Started", "durable_runner", "main", "wait_until_finished"]
 
 READY_LINE = "orchestrator ready"
 
@@ -191,6 +195,29 @@ class _Resumable:
             if status.result is not None:
                 return status.result  # type: ignore[no-any-return]
             time.sleep(self._poll_s)
+
+
+def wait_until_finished(
+    service: Service, restart_errors: list[str], ledger: Path, report: Callable[[str], None], planned: int
+) -> list[OpRecord]:
+    """Wait until the (repeatedly killed) orchestrator's ledger says every pipeline ran; its records. A
+    ClickException when the orchestrator is gone for good (it crashed, or could not be restarted)."""
+    last = time.monotonic()
+    dead_since: float | None = None
+    patience_s = 120.0  # a crash (not a kill) is restarted only at the next kill: wait that long, then give up
+    while True:
+        state = LedgerFile.read(ledger)
+        if state.finished:
+            return list(state.records.values())
+        dead_since = None if service.alive() else (dead_since or time.monotonic())
+        if restart_errors or (dead_since is not None and time.monotonic() - dead_since > patience_s):
+            why = "; ".join(restart_errors) or (service.child.tail() if service.child else "never started")
+            raise click.ClickException(f"the orchestrator stopped before the workload finished: {why}")
+        if time.monotonic() - last >= 15:
+            failed = sum(not r.succeeded for r in state.records.values())
+            report(f"{len(state.records)}/{planned} operations, {failed} failed")
+            last = time.monotonic()
+        time.sleep(1.0)
 
 
 @click.command()

@@ -28,10 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import click
-
 from bench._audit import audit
-from bench._orchestrator import READY_LINE, LedgerFile, durable_runner
+from bench._orchestrator import READY_LINE, durable_runner, wait_until_finished
 from bench._services import (
     Killer,
     Service,
@@ -212,29 +210,6 @@ def _orchestrator(row: Row, dep: _Deployment, s: RowSettings, workdir: Path, pre
     return Service("orchestrator", argv, 0, log, lambda svc: READY_LINE in svc.output(), startup_timeout_s=120)
 
 
-def _through_orchestrator(
-    service: Service, driver: Any, ledger: Path, report: Callable[[str], None], planned: int
-) -> list[Any]:
-    """Wait until the (repeatedly killed) orchestrator's ledger says every pipeline ran; its records. A
-    ClickException when the orchestrator is gone for good (it crashed, or could not be restarted)."""
-    last = time.monotonic()
-    dead_since: float | None = None
-    patience_s = 120.0  # a crash (not a kill) is restarted only at the next kill: wait that long, then give up
-    while True:
-        state = LedgerFile.read(ledger)
-        if state.finished:
-            return list(state.records.values())
-        dead_since = None if service.alive() else (dead_since or time.monotonic())
-        if driver.errors or (dead_since is not None and time.monotonic() - dead_since > patience_s):
-            why = "; ".join(driver.errors) or (service.child.tail() if service.child else "never started")
-            raise click.ClickException(f"the orchestrator stopped before the workload finished: {why}")
-        if time.monotonic() - last >= 15:
-            failed = sum(not r.succeeded for r in state.records.values())
-            report(f"{len(state.records)}/{planned} operations, {failed} failed")
-            last = time.monotonic()
-        time.sleep(1.0)
-
-
 def _zombies(row: Row, dep: _Deployment, records: Sequence[OpRecord]) -> dict[str, int | None]:
     if row.path == "legacy":
         import httpx
@@ -291,7 +266,7 @@ def run_row(
         driver.start()
         try:
             if orchestrator is not None:
-                records = _through_orchestrator(orchestrator, driver, ledger, report, planned)
+                records = wait_until_finished(orchestrator, driver.errors, ledger, report, planned)
             else:
                 execute = durable_execute or (lambda request: record_operation(request, dep.runner.run))
                 read = lambda _op, p: read_cluster(cloud, p.cluster)  # noqa: E731
