@@ -20,6 +20,8 @@ long a lost or stuck task takes to be noticed, not whether it is.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import tempfile
 import time
 import uuid
@@ -95,6 +97,22 @@ def table(scenarios: Mapping[str, Mapping[str, Any]]) -> str:
 
 def _reporter(tag: str) -> Callable[[str], None]:
     return lambda line: click.echo(f"{tag} {line}", err=True)
+
+
+@contextlib.contextmanager
+def _native_output_to_stderr() -> Iterator[None]:
+    """Point file descriptor 1 at stderr while the rows run, so that what native code prints there (the Temporal
+    SDK's Rust core logs its connection retries while a Temporal server is down) cannot end up inside the JSON
+    document, which is printed afterwards on the real stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextlib.contextmanager
@@ -260,7 +278,7 @@ def command(
     rows = rows_for(only or _PATHS, legacy_store)
     chosen = SCENARIOS if scenario == "all" else (scenario,)
     results: dict[str, dict[str, Any]] = {}
-    with _workdir(workdir) as where:
+    with _workdir(workdir) as where, _native_output_to_stderr():
         for name in chosen:
             found: dict[str, dict[str, Any]] = {}
             for row in rows:
