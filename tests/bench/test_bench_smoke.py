@@ -54,9 +54,9 @@ def test_bench_reliability_runs_every_row_of_a_scenario_and_accounts_for_every_o
         "--kill-every",
         "3",
         "--outage-seconds",
-        "2",
+        "1",
         "--outage-every",
-        "4",
+        "1.5",
         "--health-delay",
         "0.1",
         "--legacy-poll",
@@ -79,9 +79,9 @@ def test_bench_reliability_runs_every_row_of_a_scenario_and_accounts_for_every_o
         assert row["journal"]["total"] >= row["succeeded"] - row["lost_mutations"]  # each operation: 1 mutation
         _summary_ok(row["operation_duration"], row["operations"])
         faults = row["faults"]
-        if scenario == "cloud-outage":
-            assert faults["outages"] >= 1 and faults["switch_errors"] == [], name
-            assert row["injected_faults"].get("hard_down", 0) >= 1, name
+        if scenario == "cloud-outage":  # a legacy row may finish before the first outage; the durable row cannot
+            assert faults["switch_errors"] == [], name
+            assert name != "durable-sqlite" or faults["outages"] >= 1 <= row["injected_faults"].get("hard_down", 0)
         else:
             assert faults["restart_errors"] == [], name
     assert "clouddriver itself" in rows["legacy-memory"]["faults"]["hits"] or scenario != "state-kill"
