@@ -35,10 +35,16 @@ def _summary_ok(summary: dict[str, Any], n: int, unit: str = "ms") -> None:
 
 
 @pytest.mark.temporal
+@pytest.mark.redis
 @pytest.mark.slow
-def test_bench_reliability_runs_both_paths_and_accounts_for_every_operation() -> None:
+@pytest.mark.parametrize("scenario", ["executor-kill", "state-kill", "cloud-outage", "orchestrator-kill"])
+def test_bench_reliability_runs_every_row_of_a_scenario_and_accounts_for_every_operation(scenario: str) -> None:
+    """Each scenario, tiny: the legacy rows (tasks in memory, in Redis) and the durable row (a dev server on a
+    SQLite file) under the same faults; the durable row loses, duplicates and fails nothing."""
     report = _bench(
         "reliability",
+        "--scenario",
+        scenario,
         "--ops",
         "8",
         "--clusters",
@@ -46,25 +52,40 @@ def test_bench_reliability_runs_both_paths_and_accounts_for_every_operation() ->
         "--concurrency",
         "3",
         "--kill-every",
-        "5",
+        "3",
+        "--outage-seconds",
+        "1",
+        "--outage-every",
+        "1.5",
         "--health-delay",
         "0.1",
         "--legacy-poll",
         "0.1",
-        timeout=150,
+        "--legacy-timeout",
+        "10",
+        timeout=240,
     )
     assert report["workload"]["operations_planned"] >= 8
-    assert set(report["paths"]) == {"legacy", "durable"}
-    for name, path in report["paths"].items():
-        assert path["operations"] == path["succeeded"] + path["failed"] > 0, name
-        assert path["operations"] + path["skipped_after_a_failure"] == report["workload"]["operations_planned"]
-        assert sum(path["failures_by_code"].values()) == path["failed"]
-        assert path["failure_upper95_percent"] >= path["failure_percent"] >= 0
-        assert path["lost_mutations"] == sum(path["lost_mutations_detail"].values())
-        assert path["zombie_tasks"] == sum(path["zombie_tasks_detail"].values())
-        assert path["journal"]["total"] >= path["succeeded"] - path["lost_mutations"]  # each operation: 1 mutation
-        assert path["killed_process"]["restart_errors"] == []
-    durable = report["paths"]["durable"]
+    assert set(report["scenarios"]) == {scenario}
+    rows = report["scenarios"][scenario]["rows"]
+    assert set(rows) == {"legacy-memory", "legacy-redis", "durable-sqlite"}
+    for name, row in rows.items():
+        assert row["operations"] == row["succeeded"] + row["failed"] > 0, name
+        assert row["operations"] + row["skipped_after_a_failure"] == report["workload"]["operations_planned"]
+        assert sum(row["failures_by_code"].values()) == row["failed"]
+        assert row["failure_upper95_percent"] >= row["failure_percent"] >= 0
+        assert row["lost_mutations"] == sum(row["lost_mutations_detail"].values())
+        assert row["zombie_tasks"] == sum(v or 0 for v in row["zombie_tasks_detail"].values())
+        assert row["journal"]["total"] >= row["succeeded"] - row["lost_mutations"]  # each operation: 1 mutation
+        _summary_ok(row["operation_duration"], row["operations"])
+        faults = row["faults"]
+        if scenario == "cloud-outage":  # a legacy row may finish before the first outage; the durable row cannot
+            assert faults["switch_errors"] == [], name
+            assert name != "durable-sqlite" or faults["outages"] >= 1 <= row["injected_faults"].get("hard_down", 0)
+        else:
+            assert faults["restart_errors"] == [], name
+    assert "clouddriver itself" in rows["legacy-memory"]["faults"]["hits"] or scenario != "state-kill"
+    durable = rows["durable-sqlite"]
     assert (durable["failed"], durable["duplicated_mutations"], durable["lost_mutations"]) == (0, 0, 0), durable
     assert durable["orphaned_server_groups"] == 0 and durable["zombie_tasks"] == 0
     assert durable["journal"]["total"] == durable["succeeded"]
