@@ -2,7 +2,10 @@
 
 The plans are small so that they can progress within minutes: a step needs `min_ops` operations (or shadow
 comparisons) and `min_duration_s` seconds, and the gates' statistical minimums follow `min_ops`. The gates
-themselves are the production ones (`rollouts.gates`): a scope advances, holds or rolls back on its own evidence.
+themselves are the production ones (`rollouts.gates`, sequential): a scope advances, holds or rolls back on its own
+evidence. One threshold differs, and the demo says so on screen and in its summary (`gates_note`): a demo scope
+sees a few dozen durable operations per step, and showing that a failure rate is within 2 points of legacy's (the
+production default) takes hundreds, so the demo's failure margin is `DEMO_FAILURE_MARGIN`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from rollouts.model import Rollout, RolloutPlan, RolloutStatus
 
 __all__ = [
     "DEMO_ACTOR",
+    "DEMO_FAILURE_MARGIN",
     "RolloutSettings",
     "RolloutTicker",
     "describe",
+    "gates_note",
     "skip_racing_shadows",
     "stage_of",
     "start_rollouts",
@@ -31,6 +36,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEMO_ACTOR = "cloudops-demo"
+DEMO_FAILURE_MARGIN = 0.15
+"""How much higher durable's failure rate may be in the demo and still pass (absolute: 15 points)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,7 @@ class RolloutSettings:
             min_samples=max(1, self.min_ops),
             min_matches=max(1, self.min_ops),
             min_latency_samples=max(8, self.min_ops),
+            failure_margin=DEMO_FAILURE_MARGIN,
         )
 
     def plan(self, scope: Mapping[str, str]) -> RolloutPlan:
@@ -58,6 +66,17 @@ class RolloutSettings:
             min_duration_s=self.min_duration_s,
             thresholds=self.thresholds(),
         )
+
+
+def gates_note(thresholds: Thresholds | None = None) -> str:
+    """The sentence that says how the demo's gates differ from production's defaults."""
+    th, default = thresholds or RolloutSettings().thresholds(), Thresholds()
+    return (
+        f"rollout gates: sequential (anytime-valid); demo failure margin {th.failure_margin:.0%} (points), production "
+        f"default {default.failure_margin:.0%}: a demo step sees too few operations to show a tighter one; latency "
+        f"bound {th.latency_bound:.0%}, promotion and rollback alpha {th.promotion_alpha:g} and "
+        f"{th.rollback_alpha:g} as in production"
+    )
 
 
 RACING_OPERATIONS = ("destroyServerGroup",)
