@@ -22,7 +22,6 @@ from rollouts.gates import (
     format_duration,
 )
 
-
 FIXED = Thresholds(family=GateFamily.FIXED_HORIZON)
 
 
