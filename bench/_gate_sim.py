@@ -117,8 +117,9 @@ def simulate(
 ) -> Outcome:
     """One rollout of `scenario` under `policy`, from `seed` (the same seed gives every policy the same stream).
 
-    At a fixed horizon anything but a pass ends the rollout as rolled back (a one-look design must decide then);
-    `max_minutes` per step without a decision ends it undecided."""
+    At a fixed horizon only a fail rolls back and anything else moves on (the one-look design's rule, and today's
+    gates' meaning: a check that cannot show harm does not stop the rollout); `max_minutes` per step without a
+    decision ends it undecided."""
     rng = random.Random(seed)
     keep = random.Random(seed + 1)  # the reservoirs' own draws, so sampling never shifts the stream
     th = policy.thresholds
@@ -142,7 +143,7 @@ def simulate(
         minutes += minute
         if verdict is Verdict.INCONCLUSIVE and policy.horizon is None:
             return Outcome(Decision.UNDECIDED, durable_ops, total_ops, minutes)
-        if verdict is not Verdict.PASS:
+        if verdict is Verdict.FAIL:
             return Outcome(Decision.ROLLED_BACK, durable_ops, total_ops, minutes)
     return Outcome(Decision.PROMOTED, durable_ops, total_ops, minutes)
 

@@ -9,8 +9,8 @@ included); legacy failing 3% with durable 0.01%. Three policies judge the same s
   reads them: their stated alpha does not hold under that;
 - `fixed_calibrated`: the same fixed-horizon gates made valid: alpha split over the steps and the two canary
   checks (Bonferroni, as the sequential gates split `rollback_alpha`), read once per step when it has N durable
-  operations, N the smallest of a doubling grid whose rates meet the targets in this run (anything but a pass at
-  N rolls back).
+  operations, N the smallest of a doubling grid whose rates meet the targets in this run (at N a fail rolls back,
+  anything else moves on).
 
 Reported per policy and scenario: the false promotion rate (a worse durable promoted), the false rollback rate (an
 equal or better one rolled back), and the median durable (and total) operations to the rollout's decision.
