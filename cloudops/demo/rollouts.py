@@ -5,8 +5,9 @@ comparisons) and `min_duration_s` seconds, and the gates' statistical minimums f
 themselves are the production ones (`rollouts.gates`, sequential): a scope advances, holds or rolls back on its own
 evidence. Two thresholds differ, and the demo says so on screen and in its summary (`gates_note`): a demo scope
 sees a couple of dozen durable operations per step, and showing that a failure rate is within 2 points of legacy's
-(the production default) takes hundreds, so the demo's failure margin is `DEMO_FAILURE_MARGIN`; and the worker kills
-stretch some durable operations to tens of seconds, so its latency bound is `DEMO_LATENCY_BOUND`.
+(the production default) takes hundreds, so the demo's failure margin is `DEMO_FAILURE_MARGIN`; and a scope's
+durations mix operations of very different lengths (and worker kills stretch some to tens of seconds), so two dozen
+of them bound a latency ratio only loosely: its latency bound is `DEMO_LATENCY_BOUND`.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ log = logging.getLogger(__name__)
 DEMO_ACTOR = "cloudops-demo"
 DEMO_FAILURE_MARGIN = 0.25
 """How much higher durable's failure rate may be in the demo and still pass (absolute: 25 points)."""
-DEMO_LATENCY_BOUND = 0.5
-"""How much slower durable's typical latency may be in the demo and still pass (50%; worker kills slow it)."""
+DEMO_LATENCY_BOUND = 1.0
+"""How much slower durable's typical latency may be in the demo and still pass (100%, twice as slow): a scope's
+durations mix creates, resizes and destroys, and two dozen of them bound a ratio only that loosely."""
 
 
 @dataclass(frozen=True, slots=True)
