@@ -54,8 +54,9 @@ class Thresholds:
 
     Sequential family: `failure_margin` is how much higher (absolute, 0.02 = 2 points) durable's failure rate may
     be and still pass; `latency_bound` (0.2) how much slower durable's typical latency (geometric mean) may be;
-    `promotion_alpha` the chance a step passes a durable worse than those margins; `rollback_alpha` the chance a
-    whole rollout rolls back a durable no worse than legacy (split over its canary steps and their two checks).
+    `promotion_alpha` the chance a whole rollout promotes a durable worse than those margins (each of its k steps
+    gets promotion_alpha ** (1 / k): a worse durable must pass them all); `rollback_alpha` the chance a whole rollout
+    rolls back a durable no worse than legacy (split over its canary steps and their two checks).
     Fixed-horizon family: `alpha`, `latency_bound` on p99 with `min_cles_effect`. The shadow checks use `alpha`."""
 
     alpha: float = 0.05
