@@ -7,8 +7,10 @@ router's recorded evidence, rolled back on failure, every transition on a timeli
 
 Modules: `controller` (start, tick, pause, resume, abort: the shell that reads and writes), `model` (plan,
 rollout, events, parsing), `store` (SQL, compare-and-set), `tick` (one tick's judgement as a pure transition),
-`evidence` (reads the router's outcomes), `flag` (writes the stage flag), `gates` (the pure verdict over evidence),
-`stats` (the tests and intervals the gates use), `tables`, `errors`.
+`evidence` (reads the router's outcomes), `flag` (writes the stage flag), `gates` (the pure verdict over evidence;
+its values in `gate_values`, its wording in `gate_text`), `sequential_checks` and `sequential` (the default canary
+checks: anytime-valid SPRTs), `fixed_checks` and `stats` (the fixed-horizon checks, the benchmark's baseline, and
+the descriptive statistics), `tables`, `errors`.
 
 May import: `router` (the contract and the outcome tables it reads as evidence), `flags`. Never the gateway or the
 console.

@@ -96,7 +96,7 @@ def judge(
     `last_event` the newest timeline entry (a hold is recorded only when its held checks differ from it)."""
     plan = rollout.plan
     mode = GateMode.SHADOW if rollout.phase.stage is Stage.SHADOW else GateMode.CANARY
-    result = evaluate(evidence, mode, plan.thresholds, Requirements(plan.min_ops, plan.min_duration_s))
+    result = evaluate(evidence, mode, plan.thresholds, Requirements(plan.min_ops, plan.min_duration_s, len(plan.steps)))
     if result.outcome is Verdict.PASS:
         return _advance(rollout, flag, result, evidence, now)
     if result.outcome is Verdict.FAIL:

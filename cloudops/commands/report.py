@@ -43,7 +43,18 @@ __all__ = ["command"]
 @click.option(
     "--latency-bound",
     type=Rate(most=10),
-    help="How much worse durable's p99 may be than legacy's: 20% or 0.2 [default: 20%].",
+    help="How much slower durable may be: its typical latency (sequential gates) or p99 (fixed_horizon): 20% or 0.2 "
+    "[default: 20%].",
+)
+@click.option(
+    "--gates",
+    type=click.Choice(["sequential", "fixed_horizon"]),
+    help="Canary tests, as a rollout's: sequential or fixed_horizon [default: sequential].",
+)
+@click.option(
+    "--failure-margin",
+    type=Rate(most=0.99),
+    help="How much higher durable's failure rate may be and still be ready, in points: 2% or 0.02 [default: 2%].",
 )
 def command(
     since: float,
@@ -54,6 +65,8 @@ def command(
     min_samples: int | None,
     max_mismatch_rate: float | None,
     latency_bound: float | None,
+    gates: str | None,
+    failure_margin: float | None,
 ) -> None:
     """Report how the legacy and durable paths compare over the last --since, with a verdict per scope.
 
@@ -67,12 +80,14 @@ def command(
     from flags import STAGE_KEY, FlagError
     from rollouts.gates import Thresholds
 
-    overrides: dict[str, float | int] = {}
+    overrides: dict[str, float | int | str] = {}
     for name, value in (
         ("alpha", alpha),
         ("min_samples", min_samples),
         ("max_mismatch_rate", max_mismatch_rate),
         ("latency_bound", latency_bound),
+        ("family", gates),
+        ("failure_margin", failure_margin),
     ):
         if value is not None:
             overrides[name] = value

@@ -128,7 +128,7 @@ def command() -> None:
 
     \b
     cloudops rollout start --scope application=api,account=prod --steps 1,5,25,50,100 \\
-        --min-ops 200 --min-duration 30m --reason "move api/prod to Temporal"
+        --min-ops 200 --min-duration 30m --failure-margin 1% --reason "move api/prod to Temporal"
     cloudops rollout watch ro-1a2b3c4d --interval 1m
     cloudops rollout status ro-1a2b3c4d
     cloudops rollout pause ro-1a2b3c4d --reason "incident 42"
@@ -151,7 +151,10 @@ def command() -> None:
 @click.option("--min-duration", type=DURATION, default="10m", show_default=True, help="Time a step needs (s, m, h, d).")
 @click.option("--max-mismatch-rate", type=RATE, help="Highest shadow mismatch rate, e.g. 1% [default: 1%].")
 @click.option(
-    "--latency-bound", type=Rate(most=10), help="How much worse durable's p99 may be: 20% or 0.2 [default: 20%]."
+    "--latency-bound",
+    type=Rate(most=10),
+    help="How much slower durable may be: its typical latency (sequential gates) or p99 (fixed_horizon): 20% or 0.2 "
+    "[default: 20%].",
 )
 @click.option(
     "--alpha",
@@ -162,6 +165,27 @@ def command() -> None:
     "--min-samples",
     type=click.IntRange(min=1),
     help="Operations per path, and comparisons, a test needs [default: 20].",
+)
+@click.option(
+    "--gates",
+    type=click.Choice(["sequential", "fixed_horizon"]),
+    help="Canary tests: sequential (anytime-valid, read at every tick) or fixed_horizon (today's one-look tests, "
+    "whose alpha does not hold when read at every tick) [default: sequential].",
+)
+@click.option(
+    "--failure-margin",
+    type=Rate(most=0.99),
+    help="How much higher durable's failure rate may be and still pass, in points: 2% or 0.02 [default: 2%].",
+)
+@click.option(
+    "--promotion-alpha",
+    type=FiniteFloat(0, 0.5, min_open=True, max_open=True),
+    help="Chance the rollout promotes a durable worse than the margins [default: 0.05].",
+)
+@click.option(
+    "--rollback-alpha",
+    type=FiniteFloat(0, 0.5, min_open=True, max_open=True),
+    help="Chance the rollout rolls back a durable no worse than legacy, over all its steps [default: 0.05].",
 )
 @click.option("--reason", default="", help="Why (recorded on the timeline and in the flags audit).")
 @_person
@@ -177,6 +201,10 @@ def start(db: str | None, redis_url: str | None, as_json: bool, actor: str | Non
         "alpha": options["alpha"],
         "min_samples": options["min_samples"],
         "min_latency_samples": None if options["min_samples"] is None else max(8, options["min_samples"]),
+        "family": options["gates"],
+        "failure_margin": options["failure_margin"],
+        "promotion_alpha": options["promotion_alpha"],
+        "rollback_alpha": options["rollback_alpha"],
     }
     with _errors():
         try:

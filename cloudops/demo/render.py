@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cloudops.demo.rollouts import gates_note
 from cloudops.demo.summary import COMPARISON_OUTCOMES, DemoSummary, PathSummary
 from rollouts.gates import format_duration
 
@@ -60,6 +61,8 @@ def findings(s: DemoSummary) -> tuple[str, ...]:
             f"not shadowed: {', '.join(s.unshadowed)} (a dry run beside the real call finds the group already "
             "gone; --shadow-destroys keeps them, counted as ignored state races)"
         )
+    if s.rollouts:
+        notes.append(gates_note())
     rolled_back = [r for r in s.rollouts if r.status == "rolled_back"]
     if rolled_back:
         notes.append(

@@ -2,7 +2,12 @@
 
 The plans are small so that they can progress within minutes: a step needs `min_ops` operations (or shadow
 comparisons) and `min_duration_s` seconds, and the gates' statistical minimums follow `min_ops`. The gates
-themselves are the production ones (`rollouts.gates`): a scope advances, holds or rolls back on its own evidence.
+themselves are the production ones (`rollouts.gates`, sequential): a scope advances, holds or rolls back on its own
+evidence. Two thresholds differ, and the demo says so on screen and in its summary (`gates_note`): a demo scope
+sees a couple of dozen durable operations per step, and showing that a failure rate is within 2 points of legacy's
+(the production default) takes hundreds, so the demo's failure margin is `DEMO_FAILURE_MARGIN`; and a scope's
+durations mix operations of very different lengths (and worker kills stretch some to tens of seconds), so two dozen
+of them bound a latency ratio only loosely: its latency bound is `DEMO_LATENCY_BOUND`.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from rollouts.service import RolloutService
 
 __all__ = [
     "DEMO_ACTOR",
+    "DEMO_FAILURE_MARGIN",
+    "DEMO_LATENCY_BOUND",
     "RolloutSettings",
     "RolloutTicker",
     "describe",
+    "gates_note",
     "skip_racing_shadows",
     "stage_of",
     "start_rollouts",
@@ -32,6 +40,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEMO_ACTOR = "cloudops-demo"
+DEMO_FAILURE_MARGIN = 0.25
+"""How much higher durable's failure rate may be in the demo and still pass (absolute: 25 points)."""
+DEMO_LATENCY_BOUND = 1.0
+"""How much slower durable's typical latency may be in the demo and still pass (100%, twice as slow): a scope's
+durations mix creates, resizes and destroys, and two dozen of them bound a ratio only that loosely."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,8 @@ class RolloutSettings:
             min_samples=max(1, self.min_ops),
             min_matches=max(1, self.min_ops),
             min_latency_samples=max(8, self.min_ops),
+            failure_margin=DEMO_FAILURE_MARGIN,
+            latency_bound=DEMO_LATENCY_BOUND,
         )
 
     def plan(self, scope: Mapping[str, str]) -> RolloutPlan:
@@ -59,6 +74,17 @@ class RolloutSettings:
             min_duration_s=self.min_duration_s,
             thresholds=self.thresholds(),
         )
+
+
+def gates_note(thresholds: Thresholds | None = None) -> str:
+    """The sentence that says how the demo's gates differ from production's defaults."""
+    th, default = thresholds or RolloutSettings().thresholds(), Thresholds()
+    return (
+        f"rollout gates: sequential (anytime-valid); demo failure margin {th.failure_margin:.0%} (points) and latency "
+        f"bound {th.latency_bound:.0%}, production defaults {default.failure_margin:.0%} and "
+        f"{default.latency_bound:.0%}: a demo step sees too few operations to show tighter ones; promotion and "
+        f"rollback alpha {th.promotion_alpha:g} and {th.rollback_alpha:g} as in production"
+    )
 
 
 RACING_OPERATIONS = ("destroyServerGroup",)

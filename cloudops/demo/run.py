@@ -31,6 +31,7 @@ from cloudops.demo.rollouts import (
     RolloutSettings,
     RolloutTicker,
     describe,
+    gates_note,
     skip_racing_shadows,
     stage_of,
     start_rollouts,
@@ -220,6 +221,7 @@ class Demo:
                     )
             controller = RolloutController(store.engine, store)
             started = start_rollouts(controller, workload.scopes(), opts.rollout)
+            self.progress.event(gates_note(opts.rollout.thresholds()))
             for rollout in started:
                 self.progress.event(f"rollout {rollout.id} on {rollout.plan.describe_scope()}: {describe(rollout)}")
             ticker = RolloutTicker(

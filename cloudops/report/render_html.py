@@ -12,7 +12,7 @@ from typing import Any
 
 from cloudops.report.model import FieldStat, FlagScopeReport, PathStats, Report, RolloutHistory, ScopeReport
 from cloudops.report.svg import failure_chart, latency_chart, shadow_chart
-from rollouts.gates import format_duration
+from rollouts.gates import GateFamily, Thresholds, format_duration
 
 __all__ = ["render_html"]
 
@@ -29,6 +29,24 @@ article{border:1px solid #e3e3e8;border-radius:6px;padding:.5rem 1rem;margin:1re
 pre{margin:0;white-space:pre-wrap;word-break:break-all;font-size:.8rem;max-width:28rem}
 .muted{color:#666}ul.reasons li{margin:.15rem 0}
 """
+
+
+def _canary_method(th: Thresholds) -> str:
+    """How the failure and latency checks of these thresholds' gate family decide, in a sentence or two."""
+    if th.family is GateFamily.SEQUENTIAL:
+        return (
+            "Durable vs legacy by sequential (anytime-valid) mixture SPRTs: ready once the failure rate is shown "
+            f"within {th.failure_margin:.1%} (points) of legacy's and the typical latency (geometric mean) within "
+            f"{th.latency_bound:.0%}, at promotion alpha {th.promotion_alpha:g}; roll back once either is shown "
+            f"worse, at rollback alpha {th.rollback_alpha:g} split over the two checks; at least "
+            f"{th.min_samples} operations per path."
+        )
+    return (
+        "Durable vs legacy by a one-sided two-proportion z-test (Fisher's exact test when an expected count is "
+        f"under 5), alpha {th.alpha:g}, at least {th.min_samples} operations per path; p99 may be "
+        f"{th.latency_bound:.0%} worse than legacy's, beyond which Mann-Whitney U (one-sided, tie-corrected) with "
+        f"a common-language effect size of at least {0.5 + th.min_cles_effect:.2f} decides (fixed-horizon tests)."
+    )
 
 
 def _e(value: Any) -> str:
@@ -246,12 +264,8 @@ def render_html(report: Report) -> str:
         + f'<section id="rollouts"><h2>Rollouts</h2>{rollouts}</section>'
         + '<footer class="muted"><h2>Method</h2><p>'
         + _e(
-            f"Failure rates with 95% Wilson intervals; durable vs legacy by a one-sided two-proportion z-test "
-            f"(Fisher's exact test when an expected count is under 5), alpha {th.alpha:g}, at least "
-            f"{th.min_samples} operations per path. Latency percentiles by linear interpolation (Hyndman-Fan "
-            f"type 7); p99 may be {th.latency_bound:.0%} worse than legacy's, beyond which Mann-Whitney U "
-            f"(one-sided, tie-corrected) with a common-language effect size of at least "
-            f"{0.5 + th.min_cles_effect:.2f} decides. Mismatch rate (mismatch / (match + mismatch): an ignored "
+            f"Failure rates with 95% Wilson intervals. {_canary_method(th)} Latency percentiles by linear "
+            f"interpolation (Hyndman-Fan type 7). Mismatch rate (mismatch / (match + mismatch): an ignored "
             f"comparison is neither) at most "
             f"{th.max_mismatch_rate:.2%}; candidate error rate at most {th.max_candidate_error_rate:.2%}. "
             "Verdicts use the same gates as guarded rollouts: pass = ready, fail = roll back, "

@@ -292,3 +292,35 @@ def test_bench_gateway_measures_both_reads_directly_and_through_the_gateway() ->
         "added p50 on task_poll reads (ms) <= 2.0",
     ]
     assert report["memory"]["gateway_rss_mb"] > 0
+
+
+def test_bench_gates_reports_error_rates_and_operations_for_every_policy_and_scenario() -> None:
+    report = _bench("gates", "--trials", "3", "--rate", "200", "--steps", "50,100", timeout=240)
+    scenarios = report["scenarios"]
+    assert set(scenarios) == {"equal", "fails_2x", "fails_10x", "p99_50pct_slower", "better"}
+    assert [name for name, s in scenarios.items() if s["worse"]] == ["fails_2x", "fails_10x", "p99_50pct_slower"]
+    assert set(report["results"]) == {"sequential", "fixed_every_tick", "fixed_calibrated"}
+    for policy in ("sequential", "fixed_every_tick"):
+        for name, cell in report["results"][policy].items():
+            assert cell["trials"] == 3
+            assert cell["promoted"] + cell["rolled_back"] + cell["undecided"] == pytest.approx(1)
+            kind = "false_promotion" if scenarios[name]["worse"] else "false_rollback"
+            assert cell[kind] == (cell["promoted"] if scenarios[name]["worse"] else cell["rolled_back"])
+            if cell["median_durable_ops"] is not None:
+                assert 0 < cell["median_durable_ops"] <= cell["median_total_ops"]
+    # A durable failing 10x as often is rolled back by the sequential gates, every time.
+    assert report["results"]["sequential"]["fails_10x"]["rolled_back"] == 1.0
+    calibration = report["calibration"]
+    horizon = report["policies"]["fixed_calibrated"]["horizon_durable_ops_per_step"]
+    assert report["policies"]["fixed_calibrated"]["alpha"] == pytest.approx(0.05 / 4)  # 2 steps x 2 checks
+    if horizon is not None:
+        assert horizon in calibration["grid"] and calibration["tried"][-1] == {"horizon": horizon, "met": True}
+    assert len(report["targets"]) == 10
+
+
+def test_bench_gates_refuses_bad_options_plainly() -> None:
+    for args, message in ((["--steps", "50,10"], "steps must rise strictly"), (["--trials", "0"], "--trials")):
+        done = subprocess.run(
+            cloudops_argv("bench", "gates", *args), capture_output=True, text=True, timeout=60, cwd=REPO_ROOT
+        )
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

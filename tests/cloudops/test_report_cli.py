@@ -74,7 +74,15 @@ def test_json_and_markdown_to_standard_output(db: str) -> None:
         run("report", "--format", "json", "--db", db, "--min-samples", "10", "--max-mismatch-rate", "5%").output
     )
     assert relaxed["thresholds"]["min_samples"] == 10 and relaxed["thresholds"]["max_mismatch_rate"] == 0.05
-    assert relaxed["scopes"][0]["verdict"]["verdict"] == "ready"
+    # 15 operations per path, one failure each: the sequential gates cannot show a 2-point margin, so they hold...
+    assert relaxed["scopes"][0]["verdict"]["verdict"] == "hold"
+    # ...where the fixed-horizon gates, which pass what they cannot show worse, call it ready.
+    fixed = run("report", "--format", "json", "--db", db, "--min-samples", "10", "--max-mismatch-rate", "5%",
+                "--gates", "fixed_horizon").output  # fmt: skip
+    assert json.loads(fixed)["scopes"][0]["verdict"]["verdict"] == "ready"
+    wide = run("report", "--format", "json", "--db", db, "--min-samples", "10", "--max-mismatch-rate", "5%",
+               "--failure-margin", "40%").output  # fmt: skip
+    assert json.loads(wide)["thresholds"]["failure_margin"] == 0.4
     markdown = run("report", "--format", "md", "--db", db).output
     assert markdown.startswith("# Shadow-run report") and "checkout" in markdown
 

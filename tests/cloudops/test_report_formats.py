@@ -251,7 +251,7 @@ def test_html_report_is_one_self_contained_file(store: SqlFlagStore) -> None:
     assert HOSTILE in text  # shown as text...
     assert "alert" not in "".join(tags)  # ...never as markup
     assert "roll back" in text and "ready" in text and "hold" in text
-    assert "Wilson" in text and "Mann-Whitney" in text
+    assert "Wilson" in text and "anytime-valid" in text and "within 2.0% (points)" in text
 
 
 def test_report_verdicts_use_the_rollout_gates(store: SqlFlagStore) -> None:

@@ -137,6 +137,11 @@ def test_watch_ticks_until_the_rollout_ends(db: str) -> None:
         (["start", "--scope", "application=api", "--alpha", "0.9"], "Invalid value for '--alpha'"),
         (["start", "--scope", "application=api", "--min-ops", "-5"], "Invalid value for '--min-ops'"),
         (["watch", "ro-x", "--interval", "soon"], "Invalid value for '--interval'"),
+        (["start", "--scope", "application=api", "--gates", "bayes"], "Invalid value for '--gates'"),
+        (["start", "--scope", "application=api", "--failure-margin", "lots"], "give a percent"),
+        (["start", "--scope", "application=api", "--failure-margin", "0%"], "failure_margin must be above 0"),
+        (["start", "--scope", "application=api", "--rollback-alpha", "0.5"], "Invalid value for '--rollback-alpha'"),
+        (["start", "--scope", "application=api", "--promotion-alpha", "x"], "Invalid value for '--promotion-alpha'"),
     ],
 )
 def test_bad_input_is_a_clear_usage_error(db: str, args: list[str], message: str) -> None:
@@ -160,3 +165,17 @@ def test_an_unusable_database_is_reported_plainly(tmp_path: Path) -> None:
     result = run("rollout", "list", "--db", "nosuchdriver://x/y", code=1)
     assert "invalid database URL" in result.output or "cannot use" in result.output
     assert "Traceback" not in result.output
+
+
+def test_start_takes_the_sequential_gates_options(db: str) -> None:
+    started = data(
+        "rollout", "start", "--db", db, "--scope", "application=api", "--failure-margin", "1%",
+        "--promotion-alpha", "0.1", "--rollback-alpha", "0.01",
+    )  # fmt: skip
+    assert started["thresholds"]["family"] == "sequential"
+    assert started["thresholds"]["failure_margin"] == 0.01
+    assert (started["thresholds"]["promotion_alpha"], started["thresholds"]["rollback_alpha"]) == (0.1, 0.01)
+    fixed = data("rollout", "start", "--db", db, "--scope", "application=web", "--gates", "fixed_horizon")
+    assert fixed["thresholds"]["family"] == "fixed_horizon" and fixed["thresholds"]["failure_margin"] == 0.02
+    stored = data("rollout", "status", started["id"], "--db", db)
+    assert stored["thresholds"] == started["thresholds"]

@@ -1,4 +1,7 @@
-"""rollouts.gates on constructed evidence: pass, each way to fail, inconclusive on small samples, requirements."""
+"""rollouts.gates on constructed evidence: pass, each way to fail, inconclusive on small samples, requirements.
+
+The canary checks here are the fixed-horizon family (`FIXED`); the sequential family, the default, is judged in
+test_sequential_gates.py. The shadow checks are the same in both."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pytest
 from rollouts.gates import (
     ComparisonCounts,
     Evidence,
+    GateFamily,
     GateMode,
     PathSample,
     Requirements,
@@ -17,6 +21,8 @@ from rollouts.gates import (
     evaluate,
     format_duration,
 )
+
+FIXED = Thresholds(family=GateFamily.FIXED_HORIZON)
 
 
 def _latencies(n: int, median: float, seed: int, spread: float = 0.2) -> tuple[float, ...]:
@@ -44,7 +50,7 @@ def _evidence(
 
 
 def test_healthy_canary_passes_every_check() -> None:
-    result = evaluate(_evidence(), GateMode.CANARY, requirements=Requirements(min_ops=100, min_duration_s=600))
+    result = evaluate(_evidence(), GateMode.CANARY, FIXED, Requirements(min_ops=100, min_duration_s=600))
     assert result.outcome is Verdict.PASS, result.summary()
     assert [c.name for c in result.checks] == ["failure_rate", "latency", "mismatch", "min_ops", "min_duration"]
     assert all(c.outcome is Verdict.PASS for c in result.checks)
@@ -54,7 +60,7 @@ def test_healthy_canary_passes_every_check() -> None:
 
 
 def test_worse_durable_failure_rate_fails() -> None:
-    result = evaluate(_evidence(durable=_path(400, 30, seed=2)), GateMode.CANARY)
+    result = evaluate(_evidence(durable=_path(400, 30, seed=2)), GateMode.CANARY, FIXED)
     assert result.outcome is Verdict.FAIL
     check = result.check("failure_rate")
     assert check is not None and check.outcome is Verdict.FAIL
@@ -63,7 +69,7 @@ def test_worse_durable_failure_rate_fails() -> None:
 
 
 def test_rare_failures_use_the_exact_test() -> None:
-    result = evaluate(_evidence(legacy=_path(60, 0), durable=_path(60, 7, seed=2)), GateMode.CANARY)
+    result = evaluate(_evidence(legacy=_path(60, 0), durable=_path(60, 7, seed=2)), GateMode.CANARY, FIXED)
     check = result.check("failure_rate")
     assert check is not None and check.outcome is Verdict.FAIL and "Fisher exact" in check.reason
 
@@ -93,7 +99,7 @@ def test_slight_mismatch_excess_holds_rather_than_fails() -> None:
 
 def test_slower_durable_fails_on_latency() -> None:
     slow = PathSample(total=400, failures=6, latencies=_latencies(400, 1.8, seed=3))
-    result = evaluate(_evidence(durable=slow), GateMode.CANARY)
+    result = evaluate(_evidence(durable=slow), GateMode.CANARY, FIXED)
     assert result.outcome is Verdict.FAIL
     check = result.check("latency")
     assert check is not None and check.outcome is Verdict.FAIL
@@ -107,7 +113,9 @@ def test_tail_only_regression_holds() -> None:
     base = list(_latencies(400, 1.0, seed=4, spread=0.1))
     tail = base[:-8] + [5.0] * 8
     result = evaluate(
-        _evidence(legacy=PathSample(400, 8, tuple(base)), durable=PathSample(400, 8, tuple(tail))), GateMode.CANARY
+        _evidence(legacy=PathSample(400, 8, tuple(base)), durable=PathSample(400, 8, tuple(tail))),
+        GateMode.CANARY,
+        FIXED,
     )
     check = result.check("latency")
     assert check is not None and check.outcome is Verdict.INCONCLUSIVE and "holding" in check.reason
@@ -118,6 +126,7 @@ def test_small_samples_are_inconclusive() -> None:
     result = evaluate(
         _evidence(durable=_path(5, 1, seed=2), comparisons=ComparisonCounts(match=5)),
         GateMode.CANARY,
+        FIXED,
     )
     assert result.outcome is Verdict.INCONCLUSIVE
     outcomes = {c.name: c.outcome for c in result.checks}
@@ -130,21 +139,21 @@ def test_small_samples_are_inconclusive() -> None:
 
 
 def test_requirements_hold_a_passing_step_but_never_block_a_failure() -> None:
-    waiting = evaluate(_evidence(elapsed_s=30), GateMode.CANARY, requirements=Requirements(1000, 600))
+    waiting = evaluate(_evidence(elapsed_s=30), GateMode.CANARY, FIXED, Requirements(1000, 600))
     assert waiting.outcome is Verdict.INCONCLUSIVE
     reasons = " ".join(waiting.reasons)
     assert "400 durable operations at this step (need 1000): waiting" in reasons
     assert f"{format_duration(30)} at this step" in reasons
     failing = evaluate(
-        _evidence(durable=_path(400, 40, seed=2), elapsed_s=30), GateMode.CANARY, requirements=Requirements(1000, 600)
+        _evidence(durable=_path(400, 40, seed=2), elapsed_s=30), GateMode.CANARY, FIXED, Requirements(1000, 600)
     )
     assert failing.outcome is Verdict.FAIL
 
 
 def test_canary_without_comparisons_depends_on_the_threshold() -> None:
     evidence = _evidence(comparisons=ComparisonCounts())
-    assert evaluate(evidence, GateMode.CANARY).outcome is Verdict.INCONCLUSIVE
-    relaxed = Thresholds(require_comparisons_in_canary=False)
+    assert evaluate(evidence, GateMode.CANARY, FIXED).outcome is Verdict.INCONCLUSIVE
+    relaxed = Thresholds(family=GateFamily.FIXED_HORIZON, require_comparisons_in_canary=False)
     assert evaluate(evidence, GateMode.CANARY, relaxed).outcome is Verdict.PASS
 
 
