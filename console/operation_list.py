@@ -104,19 +104,24 @@ def parse_filter(args: Mapping[str, str]) -> OperationFilter:
     if path and path not in PATHS:
         raise InputError(f"path must be one of {', '.join(PATHS)} (or empty for both), got {path!r}", field="path")
     if status and status not in STATUSES:
-        raise InputError(f"status must be one of {', '.join(STATUSES)} (or empty for any), got {status!r}", field="status")
-    hours = _number(args.get("hours", "24"), "hours", float)
+        raise InputError(
+            f"status must be one of {', '.join(STATUSES)} (or empty for any), got {status!r}", field="status"
+        )
+    hours = _number(args.get("hours", ""), "hours", float, default=24.0)
     if not 0 < hours <= _MAX_HOURS:
         raise InputError(f"hours must be more than 0 and at most {_MAX_HOURS}, got {hours:g}", field="hours")
-    page = _number(args.get("page", "0"), "page", int)
+    page = _number(args.get("page", ""), "page", int, default=0)
     if not 0 <= page <= _MAX_PAGE:
         raise InputError(f"page must be from 0 to {_MAX_PAGE}, got {page}", field="page")
     return OperationFilter(dimensions, path, status, hours, page)
 
 
-def _number(raw: str, name: str, kind: type[Any]) -> Any:
+def _number(raw: str, name: str, kind: type[Any], *, default: float) -> Any:
+    """`raw` as a number; empty (a form's blank field) is `default`."""
+    if not raw.strip():
+        return default
     try:
-        return kind(raw.strip() or "0")
+        return kind(raw.strip())
     except ValueError:
         raise InputError(f"{name} must be a number, got {raw!r}", field=name) from None
 

@@ -29,7 +29,7 @@ __all__ = ["bp"]
 
 bp = Blueprint("operations", __name__)
 
-POLL_SECONDS = 5
+POLL_SECONDS = 3
 
 
 def _page(wanted: OperationFilter) -> tuple[OperationPage, LiveView]:
@@ -55,7 +55,7 @@ def index() -> ResponseReturnValue:
         wanted=wanted,
         page=page,
         view=live,
-        poll_url=url_for("operations.rows", **wanted.query_args()),
+        poll_url=url_for("operations.rows", _external=False, **wanted.query_args()),
         poll_seconds=POLL_SECONDS,
         **_choices(),
     )

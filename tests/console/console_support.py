@@ -105,7 +105,9 @@ def script(request: OperationRequest, path: Path) -> OperationResult:
     mismatches the dashboard must show with their field diff. Operation ids starting with `fail-` are refused by
     the cloud on both paths (a business failure), for the operations list."""
     if request.operation_id.startswith("fail-"):
-        refusal = OperationError(ErrorKind.BUSINESS, "capacity 9999 is over this account's limit <100>", "CapacityOutOfBounds")
+        refusal = OperationError(
+            ErrorKind.BUSINESS, "capacity 9999 is over this account's limit <100>", "CapacityOutOfBounds"
+        )
         ids = {"task_id": f"task-{request.operation_id}"} if path is Path.LEGACY else {}
         ids |= {"workflow_id": f"cloudop-{request.operation_id}"} if path is Path.DURABLE else {}
         return OperationResult(ResultStatus.FAILED, path, request.operation_id, errors=(refusal,), **ids)

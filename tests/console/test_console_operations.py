@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console import create_app
-from console.operation_list import PAGE_SIZE, OperationFilter, first_error, parse_filter
 from console.errors import InputError
+from console.operation_list import PAGE_SIZE, OperationFilter, first_error, parse_filter
 from console.services import ConsoleServices
 from flags import STAGE_KEY, SqlFlagStore
 
@@ -76,7 +76,10 @@ def test_the_list_shows_both_paths_newest_first_with_errors_and_links(client: Fl
         ("status=succeeded&path=legacy", ["ok-1"]),
         ("path=durable", ["fail-4", "ok-3"]),
         ("application=api&status=failed", ["fail-2"]),
-        ("account=prod&operation=resizeServerGroup&provider=aws&stage_type=resizeServerGroup", ["fail-4", "ok-3", "fail-2", "ok-1"]),
+        (
+            "account=prod&operation=resizeServerGroup&provider=aws&stage_type=resizeServerGroup",
+            ["fail-4", "ok-3", "fail-2", "ok-1"],
+        ),
         ("account=test", []),
         ("status=running", []),  # finished rows are never running; running ones come from Temporal (down here)
         ("hours=0.0001&application=nobody", []),
@@ -118,12 +121,16 @@ def test_the_rows_need_a_session(url: str) -> None:
 
 def test_the_scope_page_links_to_its_operations(client: FlaskClient) -> None:
     scope = client.get("/scope?application=api&account=prod&operation=resizeServerGroup")
-    assert 'href="/operations?application=api&amp;account=prod&amp;operation=resizeServerGroup" id="scope-operations"' in scope.text
+    assert (
+        'href="/operations?application=api&amp;account=prod&amp;operation=resizeServerGroup" id="scope-operations"'
+        in scope.text
+    )
 
 
 def test_parse_filter_and_first_error() -> None:
     wanted = parse_filter({"application": " api ", "path": "durable", "status": "failed", "hours": "2", "page": "3"})
     assert wanted == OperationFilter({"application": "api"}, "durable", "failed", 2.0, 3)
+    assert parse_filter({"hours": "", "page": "", "application": ""}) == OperationFilter()  # a blank form
     assert wanted.query_args(page=0) == {"application": "api", "path": "durable", "status": "failed", "hours": "2"}
     for bad, field in (({"path": "sideways"}, "path"), ({"hours": "0"}, "hours"), ({"page": "-1"}, "page")):
         with pytest.raises(InputError) as refused:
