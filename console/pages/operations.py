@@ -37,7 +37,9 @@ def _page(wanted: OperationFilter) -> tuple[OperationPage, LiveView]:
     live = svc.live.view() if wanted.status in ("", "running") and wanted.path in ("", "durable") else LiveView()
     reader = OperationReader(svc.tables, temporal_url=svc.settings.temporal.workflow_url)
     finished, more = reader.page(wanted)
-    rows = (*running_rows(live.operations, wanted), *finished)
+    # Visibility lags: an execution may still list as running after its outcome row is written; show it once.
+    done = {row.workflow_id for row in finished if row.workflow_id}
+    rows = (*(r for r in running_rows(live.operations, wanted) if r.workflow_id not in done), *finished)
     return OperationPage(rows=rows, more=more, running_error=live.error), live
 
 

@@ -67,6 +67,7 @@ def test_the_list_shows_both_paths_newest_first_with_errors_and_links(client: Fl
     legacy_failure = page.text.split('data-operation-id="fail-2"')[1].split("</tr>")[0]
     assert "<code>task-fail-2</code>" in legacy_failure and "temporal-link" not in legacy_failure
     assert 'data-poll-url="/operations/rows?hours=24"' in page.text
+    assert f'href="{UI}/namespaces/default/workflows?query=Outcome%20%3D%20%27failed%27"' in page.text
 
 
 @pytest.mark.parametrize(
