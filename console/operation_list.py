@@ -94,7 +94,6 @@ class OperationPage:
 
     rows: tuple[OperationRow, ...]
     more: bool
-    running_error: str | None = None
 
 
 def parse_filter(args: Mapping[str, str]) -> OperationFilter:

@@ -40,7 +40,7 @@ def _page(wanted: OperationFilter) -> tuple[OperationPage, LiveView]:
     # Visibility lags: an execution may still list as running after its outcome row is written; show it once.
     done = {row.workflow_id for row in finished if row.workflow_id}
     rows = (*(r for r in running_rows(live.operations, wanted) if r.workflow_id not in done), *finished)
-    return OperationPage(rows=rows, more=more, running_error=live.error), live
+    return OperationPage(rows=rows, more=more), live
 
 
 @bp.get("/operations")
