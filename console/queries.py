@@ -78,6 +78,11 @@ class RouterTables:
                 clauses.append(table.c[name] == value)
         return clauses
 
+    def rows(self, query: sa.Select[Any]) -> list[sa.RowMapping]:
+        """The rows of a bounded select (the caller sets its limit), with database failures as the store's 503."""
+        with self._reading() as conn:
+            return list(conn.execute(query).mappings())
+
     def seen_names(self, hours: float) -> SeenNames:
         """The distinct values of each dimension among operations finished in the last `hours`, and the
         providers each account was seen with. Operations refused by validation are left out: a misspelt name

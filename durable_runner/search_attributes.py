@@ -4,7 +4,8 @@ They make operations filterable in Temporal's UI and `temporal workflow list --q
 `Application = 'myapp' AND Operation = 'createServerGroup'`. The embedded dev server registers them at start
 (`--search-attribute Name=Keyword`, see `durable_runner.dev_server`); a self-hosted cluster through
 `ensure_registered` (the operator API, `cloudops worker --register-search-attributes`); Temporal Cloud through
-its UI or `tcld`.
+its UI or `tcld`. The starter sets the dimension attributes; the workflow upserts `Outcome` when it finishes
+(`durable_runner.outcome`), so `Outcome = 'failed'` lists business failures, which Temporal shows as COMPLETED.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 __all__ = [
     "ACCOUNT",
     "APPLICATION",
+    "DIMENSION_ATTRIBUTES",
     "OPERATION",
+    "OUTCOME",
     "PROVIDER",
     "SEARCH_ATTRIBUTES",
     "STAGE_TYPE",
@@ -32,7 +35,15 @@ OPERATION = SearchAttributeKey.for_keyword("Operation")
 PROVIDER = SearchAttributeKey.for_keyword("Provider")
 STAGE_TYPE = SearchAttributeKey.for_keyword("StageType")
 
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (APPLICATION, ACCOUNT, OPERATION, PROVIDER, STAGE_TYPE)
+OUTCOME = SearchAttributeKey.for_keyword("Outcome")
+"""Set by the workflow when it finishes (`durable_runner.outcome.OUTCOMES`): `Outcome = 'failed'` lists the
+business failures that Temporal itself shows as COMPLETED."""
+
+DIMENSION_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (APPLICATION, ACCOUNT, OPERATION, PROVIDER, STAGE_TYPE)
+"""Set by the starter, from the request's dimensions."""
+
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (*DIMENSION_ATTRIBUTES, OUTCOME)
+"""Every attribute the namespace must have registered (a start or upsert naming a missing one fails or stalls)."""
 
 _BY_DIMENSION: dict[str, SearchAttributeKey[str]] = {
     "application": APPLICATION,

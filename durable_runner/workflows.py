@@ -9,8 +9,12 @@ retry window closed completes it with an infrastructure error; only a bug fails 
 
 Progress: the `progress` query returns a snapshot; the `wait_progress` update is a durable long poll that
 returns when the next step finishes. The routing decision lands in the memo (set here when the starter did not).
-The search attributes (Application, Account, Operation, Provider, StageType) are set by the starter only: an
-upsert of an attribute the namespace lacks would stall the workflow, while a start that names one fails loudly.
+The dimension search attributes (Application, Account, Operation, Provider, StageType) are set by the starter:
+a start that names a missing attribute fails loudly. Only `Outcome` is upserted here, once, when the operation
+has finished (behind the `outcome-search-attribute` patch; see `durable_runner.outcome`), and only when the
+starter set our dimension attributes (proof the namespace has ours: an upsert of an attribute the namespace
+lacks would stall the workflow; the worker also warns at start when the namespace lacks one). The current
+details (what Temporal's UI shows as such) say what happened, whatever the start.
 
 This module is imported by the sandbox for every run: keep it free of side effects. Our modules come in
 through `imports_passed_through` (they are deterministic and import nothing that does IO at import time).
@@ -35,7 +39,9 @@ with workflow.unsafe.imports_passed_through():
         input_problems,
     )
     from durable_runner.operations import family_for
+    from durable_runner.outcome import OUTCOME_PATCH, details_of, outcome_of
     from durable_runner.progress import ProgressTracker
+    from durable_runner.search_attributes import DIMENSION_ATTRIBUTES, OUTCOME
     from durable_runner.steps import StepRunner
 
 __all__ = ["UntypedCloudOperationRunner"]
@@ -53,6 +59,10 @@ class UntypedCloudOperationRunner:
     async def run(self, inp: WorkflowInput) -> WorkflowResult:
         result = await self._execute(inp)
         self._tracker.finish(result.ok)
+        # Details are not a command (they answer the UI's metadata query), so old histories replay either way.
+        workflow.set_current_details(details_of(inp, result))
+        if workflow.patched(OUTCOME_PATCH) and _started_with_our_attributes():
+            workflow.upsert_search_attributes([OUTCOME.value_set(outcome_of(result))])
         workflow.logger.info(
             "operation %s %s: %s", inp.operation_id, inp.operation, "ok" if result.ok else result.errors
         )
@@ -115,6 +125,15 @@ class UntypedCloudOperationRunner:
         """The routing decision goes in the memo, unless the starter already put it there."""
         if inp.decision is not None and workflow.memo_value("decision", None) is None:
             workflow.upsert_memo({"decision": inp.decision})
+
+
+def _started_with_our_attributes() -> bool:
+    """Whether the starter set any of our dimension attributes: then the namespace has them registered (a start
+    naming a missing one fails), and `Outcome` is registered with them. A bare start (a test server without
+    custom attributes, a hand-typed `temporal workflow start`) gets no upsert, which would stall it there.
+    Deterministic: the start's attributes are in the history's first event."""
+    started = workflow.info().typed_search_attributes
+    return any(started.get(key) is not None for key in DIMENSION_ATTRIBUTES)
 
 
 def _failed(inp: WorkflowInput, errors: list[WorkflowError]) -> WorkflowResult:

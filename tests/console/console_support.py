@@ -21,7 +21,7 @@ from werkzeug.security import generate_password_hash
 import migrations
 from console.identity import hash_token
 from flags import FlagClient, SqlFlagStore
-from router.contract import OperationRequest, OperationResult, Path, ResultStatus
+from router.contract import ErrorKind, OperationError, OperationRequest, OperationResult, Path, ResultStatus
 from router.metrics import RouterMetrics
 from router.ownership import InMemoryOwnership
 from router.records import BufferedRecorder, SqlRecordStore
@@ -102,7 +102,15 @@ def plan_for(request: OperationRequest, desired: int) -> dict[str, Any]:
 
 def script(request: OperationRequest, path: Path) -> OperationResult:
     """Both paths plan alike, except that durable plans one more instance for operation ids ending in 7: the
-    mismatches the dashboard must show with their field diff."""
+    mismatches the dashboard must show with their field diff. Operation ids starting with `fail-` are refused by
+    the cloud on both paths (a business failure), for the operations list."""
+    if request.operation_id.startswith("fail-"):
+        refusal = OperationError(
+            ErrorKind.BUSINESS, "capacity 9999 is over this account's limit <100>", "CapacityOutOfBounds"
+        )
+        ids = {"task_id": f"task-{request.operation_id}"} if path is Path.LEGACY else {}
+        ids |= {"workflow_id": f"cloudop-{request.operation_id}"} if path is Path.DURABLE else {}
+        return OperationResult(ResultStatus.FAILED, path, request.operation_id, errors=(refusal,), **ids)
     desired = 3 if path is Path.DURABLE and request.operation_id.endswith("7") else 2
     return OperationResult(ResultStatus.SUCCEEDED, path, request.operation_id, plan=plan_for(request, desired))
 

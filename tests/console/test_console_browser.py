@@ -215,3 +215,35 @@ def test_a_rollout_is_started_paused_resumed_and_aborted_with_its_timeline(page:
     assert prop is not None and prop.value == "legacy"
     store.close()
     _shot(page, "10-rollout-timeline")
+
+
+def test_the_operations_list_shows_failures_filters_them_and_updates_without_a_reload(page: Page, db_url: str) -> None:
+    """The list in chromium: a refused operation shows as failed with its error, the status filter narrows the
+    list to it, and an operation that fails later appears through console.js's poll of `/operations/rows`, with no
+    page reload (a value set on `window` survives, and the page has had exactly one navigation)."""
+    with scripted_router(db_url) as router:
+        router.run(["ok-ops-1", "fail-ops-2"], application="opsapp")
+        _sign_in(page, "victor")
+        page.goto("/operations?application=opsapp")
+        page.wait_for_selector('tr[data-operation-id="fail-ops-2"]')
+        failed = page.locator('tr[data-operation-id="fail-ops-2"]')
+        assert failed.locator("td.status").inner_text() == "failed"
+        assert "capacity 9999 is over this account's limit <100>" in failed.locator("td.first-error").inner_text()
+        assert page.locator('tr[data-operation-id="ok-ops-1"]').count() == 1
+
+        page.select_option("select[name=status]", "failed")
+        page.click("#operations-form button[type=submit]")
+        page.wait_for_url("**/operations?*status=failed*")
+        assert page.locator("#operation-rows tr").evaluate_all("rows => rows.map(r => r.dataset.operationId)") == [
+            "fail-ops-2"
+        ]
+        page.evaluate("window.cloudopsMarker = 'still here'")
+
+        router.run(["fail-ops-3", "ok-ops-4"], application="opsapp")
+        page.wait_for_selector('tr[data-operation-id="fail-ops-3"]', timeout=15_000)
+        ids = page.locator("#operation-rows tr").evaluate_all("rows => rows.map(r => r.dataset.operationId)")
+        assert ids == ["fail-ops-3", "fail-ops-2"]  # newest first, and still only the failures
+        assert page.evaluate("window.cloudopsMarker") == "still here"
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+        assert page.get_attribute("#operation-rows", "data-poll-error") is None
+        _shot(page, "10-operations")

@@ -37,6 +37,18 @@ def test_the_histories_cover_the_outcomes_before_and_after_planning_moved_into_t
         assert "core_patch" not in (HISTORIES[0].parent / f"{name}.v1.json").read_text()
 
 
+def test_the_histories_cover_the_outcome_upsert_and_the_executions_started_before_it() -> None:
+    """After the `outcome-search-attribute` patch every scenario ends by upserting `Outcome`; the `.v2` files,
+    recorded before it, never did and must go on replaying."""
+    scenarios = {"deploy_two_regions", "deploy_rolled_back", "resize_refused", "resize_dry_run", "bad_payload"}
+    scenarios.add("plan_cloud_down")
+    here = HISTORIES[0].parent
+    assert {p.stem for p in HISTORIES} >= {f"{name}.v2" for name in scenarios}
+    for name in scenarios:
+        assert '"Outcome"' in (here / f"{name}.json").read_text()
+        assert '"Outcome"' not in (here / f"{name}.v2.json").read_text()
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_committed_history_replays(path: Path) -> None:
     replayer = Replayer(workflows=[UntypedCloudOperationRunner])

@@ -268,8 +268,9 @@ def test_search_attributes_from_dimensions() -> None:
         {"application": "myapp", "account": "prod", "operation": "x", "provider": "", "stage_type": ""}
     )
     assert {p.key.name: p.value for p in attrs} == {"Application": "myapp", "Account": "prod", "Operation": "x"}
-    assert [k.name for k in SEARCH_ATTRIBUTES] == ["Application", "Account", "Operation", "Provider", "StageType"]
-    assert "StageType=Keyword" in dev_server_args()
+    names = ["Application", "Account", "Operation", "Provider", "StageType", "Outcome"]
+    assert [k.name for k in SEARCH_ATTRIBUTES] == names
+    assert "StageType=Keyword" in dev_server_args() and "Outcome=Keyword" in dev_server_args()
 
 
 def test_dev_server_args_raise_the_transfer_queue_read_limit_unless_untuned() -> None:

@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from cloud.sim import SimCloud  # noqa: E402
 from durable_runner.contract import WaitInput, WorkflowInput, WorkflowResult, workflow_id_for  # noqa: E402
 from durable_runner.dev_server import dynamic_config_args  # noqa: E402
-from durable_runner.search_attributes import SEARCH_ATTRIBUTES  # noqa: E402
+from durable_runner.search_attributes import SEARCH_ATTRIBUTES, typed_attributes  # noqa: E402
 from durable_runner.worker import WorkerTuning  # noqa: E402
 from durable_runner.workflows import UntypedCloudOperationRunner  # noqa: E402
 
@@ -46,6 +46,10 @@ async def _run(client: Client, sim: SimCloud, inp: WorkflowInput, *, long_poll: 
             inp,
             id=workflow_id_for(inp.operation_id, dry_run=inp.dry_run),
             task_queue=tq,
+            # As DurableRunner starts them: with the dimensions, so the workflow upserts its Outcome at the end.
+            search_attributes=typed_attributes(
+                {"application": inp.application or "myapp", "account": "test", "operation": inp.operation}
+            ),
         )
         if long_poll:  # updates land in the history too: replay must rebuild their handler
             seen = 0
