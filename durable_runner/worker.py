@@ -24,6 +24,7 @@ from cloud.provider import CloudProvider
 from durable_runner.activities import CloudActivities
 from durable_runner.client import ConnectionSettings, connect
 from durable_runner.contract import DEFAULT_TASK_QUEUE
+from durable_runner.errors import WorkerStartError
 from durable_runner.search_attributes import ensure_registered, missing_attributes
 from durable_runner.workflows import UntypedCloudOperationRunner
 
@@ -122,7 +123,8 @@ async def run_worker(
 
 
 async def _check_search_attributes(client: Client, register: bool) -> None:
-    """Register our search attributes, or warn when the namespace lacks them (the workflow sets them)."""
+    """Register our search attributes, or refuse to start when the namespace lacks them (the workflow sets them);
+    a namespace whose operator API cannot be asked (Temporal Cloud, most keys) is warned about, not refused."""
     try:
         if register:
             added = await ensure_registered(client)
@@ -134,9 +136,10 @@ async def _check_search_attributes(client: Client, register: bool) -> None:
         log.warning("could not check search attributes (%s); register them by hand if they are missing", err)
         return
     if missing:
-        log.warning(
-            "namespace %s lacks search attributes %s: workflows that set them will stall; "
-            "rerun with --register-search-attributes or `temporal operator search-attribute create`",
-            client.namespace,
-            missing,
+        # Refused, not warned: a workflow that upserts an attribute the namespace lacks stalls at that point
+        # (Outcome, at the very end of every operation), which no operator would choose over a worker that waits.
+        raise WorkerStartError(
+            f"namespace {client.namespace} lacks the search attributes {', '.join(missing)}: workflows that set "
+            "them would stall. Register them first: rerun with --register-search-attributes, or `temporal operator "
+            "search-attribute create --name NAME --type Keyword` for each (docs/production.md, Upgrades)"
         )
