@@ -49,6 +49,7 @@ from router.policy import (
 from router.records import OutcomeRecord
 from router.routing_values import FallbackPolicy, RouteBasis
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowTicket
+from router.tracing import operation_span, resumed
 
 __all__ = [
     "DurablePathRunner",
@@ -81,6 +82,7 @@ class _Started:
     started_at: float
     fallback: bool
     dry_run: bool = False  # a dry run through the router: planned on its path, neither shadowed nor recorded
+    trace: object | None = None  # the operation span's context, so polls continue its trace
 
 
 class RoutingRunner:
@@ -145,50 +147,59 @@ class RoutingRunner:
         router makes the decision itself, and a retry window in `options` wins over the one flags give."""
         started_at = time.time()
         _refuse_decision(options)
-        chosen = self._route(request)
-        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
-        try:
-            result, fallback = self._run_primary(request, chosen, options)
-        except BaseException:
-            if ticket:
-                ticket.abandon()
-            raise
-        return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
+        with operation_span(request, "run") as span:
+            chosen = self._route(request)
+            span.decided(chosen, self._provider_name())
+            ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
+            try:
+                result, fallback = self._run_primary(request, chosen, options)
+            except BaseException:
+                if ticket:
+                    ticket.abandon()
+                raise
+            return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
 
     async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
         started_at = time.time()
         _refuse_decision(options)
-        chosen = await asyncio.to_thread(self._route, request)
-        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
-        try:
-            result, fallback = await self._run_primary_async(request, chosen, options)
-        except BaseException:
-            if ticket:
-                ticket.abandon()
-            raise
-        return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
+        with operation_span(request, "run") as span:
+            chosen = await asyncio.to_thread(self._route, request)
+            span.decided(chosen, self._provider_name())
+            ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
+            try:
+                result, fallback = await self._run_primary_async(request, chosen, options)
+            except BaseException:
+                if ticket:
+                    ticket.abandon()
+                raise
+            return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
 
     def start(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationHandle:
         started_at = time.time()
         _refuse_decision(options)
-        chosen = self._route(request)
-        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
-        try:
-            handle, fallback = self._start_primary(request, chosen, options)
-        except BaseException:
-            if ticket:
-                ticket.abandon()
-            raise
+        with operation_span(request, "start") as span:
+            chosen = self._route(request)
+            span.decided(chosen, self._provider_name())
+            ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
+            try:
+                handle, fallback = self._start_primary(request, chosen, options)
+            except BaseException:
+                if ticket:
+                    ticket.abandon()
+                raise
         with self._lock:
             tracked = self._started.setdefault(
-                handle, _Started(request, chosen, ticket, started_at, fallback, options.dry_run)
+                handle, _Started(request, chosen, ticket, started_at, fallback, options.dry_run, span.context())
             )
         if tracked.ticket is not ticket and ticket:  # a repeated start of an operation already tracked
             ticket.abandon()
         return handle
 
     def poll(self, handle: OperationHandle) -> OperationStatus:
-        status = self._runners[handle.path].poll(handle)
+        with self._lock:
+            tracked = self._started.get(handle)
+        with resumed(tracked.trace if tracked else None, "cloudops.poll", {"cloudops.handle": str(handle)}):
+            status = self._runners[handle.path].poll(handle)
         if status.state is OperationState.RUNNING or status.result is None:
             return status
         with self._lock:
@@ -203,6 +214,11 @@ class RoutingRunner:
         """The route this router would choose for `request` now (no side effects, so not counted as a decision):
         for `op run --explain`, and for the gateway's choice between its own path and the upstream's."""
         return self._route(request, count=False)
+
+    def _provider_name(self) -> str:
+        """The flag source's name for the `feature_flag.evaluation` event: OpenFeature's provider, else ours."""
+        name = getattr(self._flags, "provider_name", "cloudops")
+        return name if isinstance(name, str) else "cloudops"
 
     def _route(self, request: OperationRequest, *, count: bool = True) -> Route:
         dims = request.dimensions()
