@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -34,11 +35,15 @@ __all__ = [
     "TracingTransport",
     "configure_tracing",
     "evaluation_attributes",
+    "flush_tracing",
     "operation_span",
+    "otlp_tracer_provider",
     "resumed",
     "shadow_span",
     "span_context",
 ]
+
+log = logging.getLogger(__name__)
 
 TRACER = "cloudops.router"
 EVALUATION_EVENT = "feature_flag.evaluation"
@@ -63,8 +68,8 @@ def _available() -> bool:
 def configure_tracing(service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
     """Install an SDK TracerProvider exporting over OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT or
     OTEL_TRACES_EXPORTER=otlp is set; True when it did. The exporter reads the other OTEL_* variables itself
-    (headers, timeout, protocol); OTEL_SERVICE_NAME overrides `service_name`. ConfigurationError for a value it
-    cannot honour, saying what to do."""
+    (headers, timeout); OTEL_SERVICE_NAME overrides `service_name`. ConfigurationError for an exporter it cannot
+    honour, saying what to do; without the `otel` extra, a warning and no tracing."""
     exporter_name = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     wanted = exporter_name == "otlp" or (exporter_name == "" and any(environ.get(v) for v in _ENDPOINT_VARIABLES))
     if exporter_name not in ("", "otlp", "none"):
@@ -73,23 +78,47 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] = os.environ
         )
     if not wanted:
         return False
-    if importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None:
-        raise ConfigurationError(
-            "OTEL_* variables ask for an OTLP trace exporter, but it is not installed: "
-            "pip install 'cloudops-toolkit[otel]', or unset them"
+    if not _available() or importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None:
+        # Without the extra tracing is off, never an error: the OTEL_* variables may be meant for other processes.
+        log.warning(
+            "OTEL_* variables ask for an OTLP trace exporter, but it is not installed: tracing stays off "
+            "(pip install 'cloudops-toolkit[otel]' to export spans)"
         )
+        return False
     from opentelemetry import trace
+
+    provider = otlp_tracer_provider(service_name, environ)
+    trace.set_tracer_provider(provider)
+    atexit.register(provider.shutdown)  # flush what is buffered when the command exits
+    return True
+
+
+def otlp_tracer_provider(service_name: str, environ: Mapping[str, str] = os.environ) -> Any:
+    """An SDK TracerProvider batching spans to the OTLP/HTTP exporter; the endpoint, headers and timeout are the
+    exporter's own OTEL_EXPORTER_OTLP_* variables, read from `environ`. Not installed globally (the caller does)."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not endpoint and environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        endpoint = environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"  # as the spec appends it
     name = environ.get("OTEL_SERVICE_NAME") or service_name
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    atexit.register(provider.shutdown)  # flush what is buffered when the command exits
-    return True
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint or None)))
+    return provider
+
+
+def flush_tracing(timeout_s: float = 5.0) -> None:
+    """Send what the installed SDK provider still buffers (for a process about to skip atexit)."""
+    if not _available():
+        return
+    from opentelemetry import trace
+
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if callable(flush):
+        flush(int(timeout_s * 1000))
 
 
 def evaluation_attributes(chosen: Route, provider_name: str) -> dict[str, str]:
