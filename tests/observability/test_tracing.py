@@ -38,6 +38,7 @@ from router.ownership import InMemoryOwnership
 from router.records import OutcomeRecord
 from router.routing import RoutingRunner
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowSettings
+from router.testing import ScriptedRunner, succeed_with_plan
 
 pytestmark = [pytest.mark.temporal]
 
@@ -265,3 +266,42 @@ async def test_a_durable_operation_and_its_legacy_shadow_are_one_trace(temporal_
     (shadow,) = [s for s in ours if s.name == "cloudops.shadow createServerGroup"]
     legacy_under_shadow = [s for s in ours if s.parent is not None and s.parent.span_id == shadow.context.span_id]
     assert [s.name for s in legacy_under_shadow if s.kind is trace.SpanKind.CLIENT][:1] == ["POST /aws/ops"]
+
+
+def test_start_and_each_later_poll_continue_the_operations_trace(spans: Any) -> None:
+    """`start` returns before the task ends; each `poll` continues the trace the start began (legacy stage: no
+    shadow, so the durable side is a ScriptedRunner that is never called; it stands in for nothing traced)."""
+    sim = SimCloud(health_delay_s=0.02)
+    request = _request()
+    with legacy_service(sim) as url:
+        legacy = LegacyRunner(url, poll_interval_s=0.02, submit_backoff_s=0.02, read_backoff_s=0.01)
+        metrics, records = RouterMetrics(), _Records()
+        shadows = ShadowExecutor(ShadowSettings(timeout_s=5), publish=records.record_comparison, metrics=metrics)
+        router = RoutingRunner(
+            legacy=legacy,
+            durable=ScriptedRunner(Path.DURABLE, succeed_with_plan({})),
+            flags=FlagTestData().stage("legacy", application="myapp").client(),
+            owners=InMemoryOwnership(),
+            records=records,
+            shadows=shadows,
+            metrics=metrics,
+            resources=(shadows, legacy),
+        )
+        with router:
+            handle = router.start(request)
+            polls = 0
+            while (status := router.poll(handle)).result is None:
+                polls += 1
+                time.sleep(0.02)
+            assert status.result.succeeded, status.result.errors
+    root, ours = _trace_of(spans, request.operation_id)
+    _assert_connected(root, ours)
+    _assert_decision_event(root, "legacy")
+    assert root.attributes is not None and root.attributes["cloudops.call"] == "start"
+    poll_spans = [s for s in ours if s.name == "cloudops.poll"]
+    assert len(poll_spans) == polls + 1
+    assert all(s.parent is not None and s.parent.span_id == root.context.span_id for s in poll_spans)
+    under_polls = {
+        s.parent.span_id for s in ours if s.name.startswith("GET /task/") and s.kind is trace.SpanKind.CLIENT
+    }
+    assert under_polls <= {s.context.span_id for s in poll_spans}
