@@ -1,13 +1,16 @@
 """The services a benchmark runs against, as real subprocesses it can SIGKILL and restart.
 
 `Service` is one process (the Temporal dev server, `cloudops sim-cloud`, `cloudops clouddriver`, `cloudops
-worker`) with its log file and readiness check; `Killer` SIGKILLs and restarts one service every S seconds. The
+worker`, redis-server, the reliability benchmark's orchestrator) with its log file and readiness check; `Killer`
+SIGKILLs a group of services together every S seconds and restarts them in order (a state store before the
+executor that needs it). The
 processes are `processes.ChildProcess`es, as the embedded stack's are: each child gets SIGTERM if the benchmark
 itself dies (Linux), so no service outlives a benchmark interrupted midway.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
@@ -27,6 +30,7 @@ __all__ = [
     "clouddriver",
     "empty_shape_worker",
     "free_port",
+    "redis_server",
     "sim_cloud",
     "start_together",
     "temporal_dev_server",
@@ -139,6 +143,27 @@ def clouddriver(workdir: Path, cloud_url: str, *, settings: dict[str, str], thre
     )
 
 
+def redis_server(workdir: Path) -> Service:
+    """redis-server on a free port with its append-only file in `workdir` (not started).
+
+    `appendonly yes` with `appendfsync everysec` is how a task store that must survive its process is run: every
+    write reaches the file (the OS's page cache) before the reply, so a SIGKILL of the process loses nothing; only
+    losing the machine could cost the last second. Restarted, it loads the file back."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise click.ClickException("redis-server is not installed: install Debian's redis-server (`make test` does)")
+    port = free_port()
+    data = workdir / f"redis-{port}"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", ""]
+    argv += ["--appendonly", "yes", "--appendfsync", "everysec"]
+
+    def ready(service: Service) -> bool:
+        return port_open(service.port) and "Ready to accept connections" in service.output()
+
+    return Service("redis", argv, port, workdir / f"redis-{port}.log", ready)
+
+
 def _temporal_serving(service: Service) -> bool:
     address = f"127.0.0.1:{service.port}"
     return port_open(service.port) and dev_server_serving(temporal_binary(), address, child_environment())
@@ -190,16 +215,21 @@ def empty_shape_worker(workdir: Path, temporal_address: str, task_queue: str) ->
 
 
 class Killer:
-    """SIGKILLs `service` every `every_s` seconds and restarts it at once, until `stop()`."""
+    """SIGKILLs every one of `services` at once every `every_s` seconds and restarts them at once, in the order
+    given, until `stop()`: one crash of the executor, or of the executor and its state store together."""
 
-    def __init__(self, service: Service, every_s: float) -> None:
-        self.service = service
+    def __init__(self, service: Service, every_s: float, *others: Service) -> None:
+        self.services = (service, *others)
         self.every_s = every_s
         self.kills = 0
         self.downtime_s: list[float] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"kill-{service.name}", daemon=True)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.services]
 
     def start(self) -> Killer:
         if self.every_s > 0:
@@ -209,10 +239,12 @@ class Killer:
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             down = time.monotonic()
-            self.service.kill()
+            for service in self.services:
+                service.kill()
             self.kills += 1
             try:
-                self.service.start()
+                for service in self.services:
+                    service.start()
             except click.ClickException as exc:  # reported in the JSON; the run goes on without the service
                 self.errors.append(exc.message)
                 return

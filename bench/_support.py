@@ -225,9 +225,10 @@ def json_option(func: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")(func)
 
 
-def emit(report: Mapping[str, Any], started: float) -> None:
+def emit(report: Mapping[str, Any], started: float, *, text: str | None = None) -> None:
     """Print the report: the command and options that produced it, the figures, the wall time the benchmark took
-    and the machine; as one JSON document with `--json`, else the targets met or missed and the document as text."""
+    and the machine; as one JSON document with `--json`, else the targets met or missed and the document as text
+    (or, when the benchmark gives one, its compact `text` instead of the whole document)."""
     ctx = click.get_current_context(silent=True)
     command = {"command": ctx.command_path, "options": dict(ctx.params)} if ctx is not None else {}
     document = {**command, **report, "duration_s": round(time.monotonic() - started, 1), "machine": machine()}
@@ -236,6 +237,11 @@ def emit(report: Mapping[str, Any], started: float) -> None:
         return
     import yaml
 
+    if text is not None:
+        click.echo(text)
     for target in report.get("targets", []):
         click.echo(f"{'met   ' if target['met'] else 'MISSED'} {target['target']}: {target['value']}")
+    if text is not None:
+        click.echo(f"({document['duration_s']} s; --json prints every figure and the machine)")
+        return
     click.echo(yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False), nl=False)

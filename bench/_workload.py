@@ -8,6 +8,10 @@ A pipeline is what a red/black deploy does to one cluster (`app-main` in one acc
 The targets of 3 and 4 come from reading the cluster at the pipeline's start, as Orca reads it before a deploy.
 A failed operation stops its pipeline (as it fails a Spinnaker pipeline); the cluster's next pipeline goes on.
 Pipelines are generated from the seed alone, so both paths get the same workload.
+
+`run_workload` takes how to execute an operation and how to read a cluster: in process, `record_operation`
+through a runner's `run` and `read_cluster`; in the orchestrator-kill scenario, bench/_orchestrator.py's, which
+keep their answers in a file so that a restarted orchestrator takes up the same pipelines where the killed one was.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ from cloud.provider import CloudReader
 from router.contract import ErrorKind, OperationRequest, OperationResult, ResultStatus
 from router.errors import RunnerUnavailable
 
-__all__ = ["APPLICATIONS", "Cluster", "OpRecord", "Pipeline", "read_cluster", "run_workload", "workload"]
+__all__ = [
+    "APPLICATIONS",
+    "Cluster",
+    "OpRecord",
+    "Pipeline",
+    "operation_prefix",
+    "read_cluster",
+    "record_operation",
+    "run_workload",
+    "workload",
+]
 
 APPLICATIONS = ("api", "edge", "billing", "search", "playback", "catalog", "profile", "ratings")
 ACCOUNTS = ("prod", "test")
@@ -78,6 +92,31 @@ class OpRecord:
     def succeeded(self) -> bool:
         return self.status is ResultStatus.SUCCEEDED
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request": self.request.to_json(),
+            "status": self.status.value,
+            "code": self.code,
+            "kind": self.kind,
+            "message": self.message,
+            "plan": self.plan,
+            "outputs": self.outputs,
+            "duration_s": self.duration_s,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OpRecord:
+        return cls(
+            request=OperationRequest.from_json(data["request"]),
+            status=ResultStatus(data["status"]),
+            code=str(data["code"]),
+            kind=str(data["kind"]),
+            message=str(data["message"]),
+            plan=data["plan"],
+            outputs=dict(data["outputs"]),
+            duration_s=float(data["duration_s"]),
+        )
+
 
 def workload(operations: int, seed: int, clusters: int) -> list[list[Pipeline]]:
     """Pipelines per cluster, round robin over `clusters` clusters, until they add up to `operations` or more."""
@@ -104,14 +143,20 @@ def _sequence(group: ServerGroup) -> tuple[float, int]:
         return group.created_at, -1
 
 
-def read_cluster(cloud: CloudReader, cluster: Cluster, attempts: int = 50) -> list[str]:
-    """The cluster's server groups, oldest first; transient read failures are retried (reads are safe)."""
-    for attempt in range(attempts):
+def read_cluster(cloud: CloudReader, cluster: Cluster, patience_s: float = 600.0) -> list[str]:
+    """The cluster's server groups, oldest first; transient read failures are retried for up to `patience_s`
+    (reads are safe, and a pipeline waits out a cloud outage before its deploy as Orca's stage retries do)."""
+    deadline = time.monotonic() + patience_s
+    attempt = 0
+    while True:
         try:
             groups = cloud.list_server_groups(cluster.account, cluster.region, cluster.name)
             return [g.name for g in sorted(groups, key=_sequence)]
         except TransientCloudError:
+            if time.monotonic() >= deadline:
+                break
             time.sleep(min(0.05 * 2**attempt, 1.0))
+            attempt += 1
     raise RuntimeError(f"could not read cluster {cluster.name} in {cluster.account}/{cluster.region}")
 
 
@@ -141,7 +186,8 @@ def _on_group(op_id: str, operation: str, c: Cluster, name: str, **extra: Any) -
     return _request(op_id, operation, c, context)
 
 
-def _record(request: OperationRequest, run: Callable[[OperationRequest], OperationResult]) -> OpRecord:
+def record_operation(request: OperationRequest, run: Callable[[OperationRequest], OperationResult]) -> OpRecord:
+    """Run one operation and record what the path answered; a path that refused it fails it, as Orca does."""
     started = time.monotonic()
     try:
         result = run(request)
@@ -216,24 +262,30 @@ def _step(index: int, p: Pipeline, op: str, existing: Sequence[str], new: str | 
     return _on_group(f"{op}-destroy", "destroyServerGroup", c, existing[0]) if len(existing) >= 2 else None
 
 
+def operation_prefix(prefix: str, p: Pipeline) -> str:
+    """The id every operation of pipeline `p` starts with (its steps add -create, -resize, ...)."""
+    c = p.cluster
+    return f"{prefix}-{c.application}-{c.account}-{c.region}-{p.index}"
+
+
 def _run_cluster(
     pipelines: Sequence[Pipeline],
-    run: Callable[[OperationRequest], OperationResult],
-    cloud: CloudReader,
+    execute: Callable[[OperationRequest], OpRecord],
+    read: Callable[[str, Pipeline], list[str]],
     prefix: str,
     progress: _Progress,
 ) -> list[OpRecord]:
     records: list[OpRecord] = []
     for p in pipelines:
         c = p.cluster
-        existing = read_cluster(cloud, c)
-        op = f"{prefix}-{c.application}-{c.account}-{c.region}-{p.index}"
+        op = operation_prefix(prefix, p)
+        existing = read(op, p)
         new: str | None = None
         for index in range(4):
             request = _step(index, p, op, existing, new)
             if request is None:
                 continue
-            record = _record(request, run)
+            record = execute(request)
             records.append(record)
             progress.add(record)
             if not record.succeeded:
@@ -245,15 +297,18 @@ def _run_cluster(
 
 def run_workload(
     plans: Sequence[Sequence[Pipeline]],
-    run: Callable[[OperationRequest], OperationResult],
-    cloud: CloudReader,
+    execute: Callable[[OperationRequest], OpRecord],
+    read: Callable[[str, Pipeline], list[str]],
     *,
     prefix: str,
     concurrency: int,
     report: Callable[[str], None],
     report_every_s: float = 15.0,
 ) -> list[OpRecord]:
-    """Run every cluster's pipelines, `concurrency` clusters at a time; return every operation's record."""
+    """Run every cluster's pipelines, `concurrency` clusters at a time; return every operation's record.
+
+    `execute` runs one operation (in process: `record_operation` through a runner's `run`); `read(pipeline_prefix,
+    pipeline)` reads the cluster at a pipeline's start (in process: `read_cluster`)."""
     progress = _Progress(planned=sum(p.nominal_operations for ps in plans for p in ps))
     stop = threading.Event()
 
@@ -264,7 +319,7 @@ def run_workload(
     threading.Thread(target=reporter, daemon=True).start()
     try:
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="pipelines") as pool:
-            futures = [pool.submit(_run_cluster, ps, run, cloud, prefix, progress) for ps in plans]
+            futures = [pool.submit(_run_cluster, ps, execute, read, prefix, progress) for ps in plans]
             return [record for f in futures for record in f.result()]
     finally:
         stop.set()

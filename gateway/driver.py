@@ -13,9 +13,12 @@ one) takes the lease when it lapses and continues from the database. Two rules k
   workflow id derives from its operation id, so the driver polls `durable:cloudop-<id>` instead, and only
   starts it when Temporal says no such workflow exists (a re-start could otherwise fall back to legacy while
   Temporal is unreachable, running the operation twice);
-- a legacy operation is started again only once its legacy task has ended and is not retryable, when the
-  service's clientRequestId deduplication returns that same task unchanged; a retryable task waits for the
-  caller's `:resume`, as Clouddriver's does.
+- a legacy operation is never started again: its handle is in the database, and a retryable task waits for
+  the caller's `:resume`, as Clouddriver's does.
+
+Whichever gateway process polls an operation to its end records its outcome, once (the router finishes an
+operation another process started from its ownership row: router/finishing.py), and the router's reconciler,
+running inside every gateway, records those no gateway polls any more (router/reconciler.py).
 """
 
 from __future__ import annotations
@@ -94,7 +97,6 @@ class Driver:
         self._legacy = legacy
         self._progress = progress
         self._clock = clock
-        self._started: set[str] = set()  # handles this process started (or re-attached) through the runner
         self._next_poll: dict[str, float] = {}
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
@@ -177,7 +179,6 @@ class Driver:
                 return
             if op.handle:
                 with self._lock:
-                    self._started.discard(op.handle)
                     self._next_poll.pop(op.handle, None)
             if view.state is OpState.FAILED:
                 return
@@ -224,8 +225,6 @@ class Driver:
                 return None
             message = f"no path took the operation within {self.settings.start_timeout_s:g}s: {why}"
             return unstarted_view(op.spec, OperationError(ErrorKind.INFRASTRUCTURE, message, "RunnerUnavailable"))
-        with self._lock:
-            self._started.add(handle)
         self._store.set_handle(task.id, op.spec.position, handle)
         return handle
 
@@ -276,8 +275,6 @@ class Driver:
                 self._store.mark(task.id, op.spec.position, OpState.RUNNING)
             if state is OpState.RUNNING:
                 return None
-            if not self._reattach_legacy(task, op):
-                return None
         elif not self._due(op.handle):
             return None
         try:
@@ -291,24 +288,6 @@ class Driver:
         if final is not None and legacy_state(final).finished:
             return legacy_view(op.spec, op.handle, final, _state_of(status))
         return result_view(op.spec, op.handle, status.result)
-
-    def _reattach_legacy(self, task: GatewayTask, op: OpRecord) -> bool:
-        """After a restart, start the ended legacy task's operation again so this router records its outcome: the
-        legacy service returns the same task, unchanged. False when the start gave another handle (recorded)."""
-        assert op.handle is not None
-        with self._lock:
-            if op.handle in self._started:
-                return True
-        try:
-            handle = str(self._runner.start(self.request(task, op)))
-        except RouterError:
-            return True  # poll it as it is: the outcome simply goes unrecorded by this process
-        with self._lock:
-            self._started.add(handle)
-        if handle != op.handle:
-            self._store.set_handle(task.id, op.spec.position, handle)
-            return False
-        return True
 
     def _due(self, handle: str) -> bool:
         """Whether an unreadable legacy task's handle may be polled now (once per legacy poll interval)."""

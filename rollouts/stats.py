@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
 
+from rollouts.pair_select import kth_difference
 from router.describe import Interval, PercentileMethod, percentile, percentiles, wilson_interval, z_for
 
 __all__ = [
@@ -194,9 +195,12 @@ def hodges_lehmann(candidate: Sequence[float], baseline: Sequence[float], max_pa
     if len(xs) * len(ys) > max_pairs:
         side = max(2, math.isqrt(max_pairs))
         xs, ys = _thin(xs, side), _thin(ys, side)
-    diffs = sorted(x - y for x in xs for y in ys)
-    mid = len(diffs) // 2
-    return diffs[mid] if len(diffs) % 2 else (diffs[mid - 1] + diffs[mid]) / 2
+    # The median of the sorted differences, selected without listing them (see rollouts.pair_select).
+    pairs = len(xs) * len(ys)
+    mid = pairs // 2
+    if pairs % 2:
+        return kth_difference(xs, ys, mid)
+    return (kth_difference(xs, ys, mid - 1) + kth_difference(xs, ys, mid)) / 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,21 @@ class Observation:
             "timedOut": self.timed_out,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Observation:
+        """Back from `to_json` (a half of a comparison kept in the database until the other half arrives)."""
+        status = data.get("status")
+        plan = data.get("plan")
+        return cls(
+            path=Path(data["path"]),
+            status=ResultStatus(status) if status else None,
+            errors=tuple(OperationError.from_json(e) for e in data.get("errors") or ()),
+            plan=dict(plan) if isinstance(plan, Mapping) else None,
+            duration_s=float(data.get("durationS") or 0.0),
+            exception=data.get("exception"),
+            timed_out=bool(data.get("timedOut")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FieldDiff:

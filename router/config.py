@@ -55,6 +55,10 @@ class RouterConfig:
     shadow_timeout_s: float = 120.0
     shadow_default_sample_percent: float = DEFAULT_SHADOW_SAMPLE_PERCENT
     flag_poll_interval_s: float = 1.0
+    # The reconciler (router/reconciler.py): how often it looks for operations nobody recorded, and how old
+    # their claim must be before it polls them (a live starter's own poll usually records them first).
+    reconcile_interval_s: float = 60.0
+    reconcile_grace_s: float = 300.0
     flag_backend: FlagBackend = FlagBackend.SQL
     # How long finished outcomes, comparisons and owners are kept (`30d`, `12h`, or `off`): router/retention.py.
     retention: str = DEFAULT_RETENTION
@@ -81,6 +85,8 @@ _POSITIVE = frozenset(
         "shadow_max_concurrency",
         "shadow_timeout_s",
         "flag_poll_interval_s",
+        "reconcile_interval_s",
+        "reconcile_grace_s",
     }
 )
 _PERCENT = frozenset({"shadow_default_sample_percent"})

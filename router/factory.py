@@ -4,7 +4,8 @@
     result = runner.run(OperationRequest(...))
     runner.close()
 
-The SQL schema must exist (`cloudops db upgrade`); a SQLite database is upgraded on the spot, as the embedded
+The runner owns a reconciler thread (router/reconciler.py) that records operations whose starter died; `close()`
+stops it. The SQL schema must exist (`cloudops db upgrade`); a SQLite database is upgraded on the spot, as the embedded
 defaults expect, and any other one that is behind raises ConfigurationError saying which command to run.
 """
 
@@ -25,6 +26,7 @@ from router.errors import ConfigurationError
 from router.legacy import LegacyRunner
 from router.metrics import RouterMetrics
 from router.ownership import SqlOwnership
+from router.reconciler import ReconcileSettings
 from router.records import BufferedRecorder, SqlRecordStore
 from router.retention import router_rules
 from router.retention_loop import RetentionLoop
@@ -155,8 +157,13 @@ def build_routing_runner(
     recorder = BufferedRecorder(SqlRecordStore(engine), metrics)
     retention = _retention_loop(engine, retention_s, metrics, retention_interval_s)
     shadow_settings = ShadowSettings(max_concurrency=config.shadow_max_concurrency, timeout_s=config.shadow_timeout_s)
-    shadows = ShadowExecutor(shadow_settings, publish=recorder.record_comparison, metrics=metrics)
-    return RoutingRunner(
+    shadows = ShadowExecutor(
+        shadow_settings,
+        publish=recorder.record_comparison,
+        metrics=metrics,
+        publish_candidate=recorder.record_candidate,
+    )
+    router = RoutingRunner(
         legacy=legacy,
         durable=durable,
         flags=flags,
@@ -176,3 +183,5 @@ def build_routing_runner(
             *([engine] if own_engine else []),
         ),
     )
+    router.start_reconciler(ReconcileSettings(config.reconcile_interval_s, config.reconcile_grace_s))
+    return router

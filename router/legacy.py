@@ -108,16 +108,21 @@ class LegacyRunner:
     # -- the protocol -----------------------------------------------------------------------------------------
 
     def run(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
-        handle = self.start(request, options)
+        return self.result(self.start(request, options))
+
+    async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
+        return await self.result_async(await asyncio.to_thread(self.start, request, options))
+
+    def result(self, handle: OperationHandle) -> OperationResult:
+        """Poll a started task, at Orca's pace, until it finishes; its result."""
         while True:
             status = self.poll(handle)
             if status.result is not None:
                 return status.result
             self._sleep(self._delay(handle))
 
-    async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
+    async def result_async(self, handle: OperationHandle) -> OperationResult:
         # HTTP calls are short and go to a worker thread; the waits between polls are asyncio sleeps.
-        handle = await asyncio.to_thread(self.start, request, options)
         while True:
             status = await asyncio.to_thread(self.poll, handle)
             if status.result is not None:
@@ -177,6 +182,11 @@ class LegacyRunner:
             self._remember(task_id, result)
             self._watches.pop(task_id, None)
         return OperationStatus(handle, _state(result), step=verdict.step, result=result)
+
+    def forget(self, handle: OperationHandle) -> None:
+        """Drop the watch of a task polled here that another process finished (the reconciler's polls)."""
+        with self._lock:
+            self._watches.pop(handle.run_id, None)
 
     # -- submit -----------------------------------------------------------------------------------------------
 

@@ -89,6 +89,18 @@ class RouterMetrics:
             ["kind"],
             registry=r,
         )
+        self.records_deduplicated = Counter(
+            "cloudops_router_records_deduplicated_total",
+            "Outcome and comparison records not written because another writer recorded the operation first.",
+            ["kind"],
+            registry=r,
+        )
+        self.reconciled = Counter(
+            "cloudops_router_reconciled_total",
+            "Finished operations the reconciler handed to the recorder (their starter never polled them to the end).",
+            ["path"],
+            registry=r,
+        )
         self.retention_deleted = Counter(
             "cloudops_router_retention_deleted_total",
             "Rows deleted by the background retention passes, by table.",

@@ -1,9 +1,15 @@
-"""Who owns an operation: the path it started on, recorded by operation id, surviving router restarts.
+"""Who owns an operation: the path it started on, recorded by operation id, surviving router restarts; and what
+any process needs to finish it (`StartedOperation`), so the outcome of an operation is recorded whoever polls it.
 
 Rule 2 of the architecture: an operation that has started on one path is never restarted on the other, whatever
 the flags say later. The first `claim` of an operation id wins (an atomic insert); every later claim returns the
 existing owner. The only move allowed is `reassign` from durable to legacy when the workflow was certainly not
-started (rule 4), as a compare-and-set.
+started (rule 4), as a compare-and-set, which marks the operation as having fallen back.
+
+The claim keeps the request's dimensions, the decision and the start time; `note_handle` adds the handle once
+the path has given one. A poll in another process finds the row `by_handle`; the reconciler (router/reconciler.py)
+lists the `unfinished` ones. Recording an outcome exactly once is a claim on the same row's `finished_at`, made
+in the record writer's transaction (router/claims.py).
 
 A store that cannot answer raises `router.errors.OwnershipUnavailable` (whatever its storage's own errors are),
 so the router handles an outage without knowing how the store keeps its rows.
@@ -13,25 +19,46 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from router.contract import Path
+from router.contract import OperationRequest, Path, RouteDecision
 from router.errors import OwnershipUnavailable
 from router.tables import operation_owners
 
-__all__ = ["InMemoryOwnership", "Ownership", "OwnershipStore", "SqlOwnership"]
+__all__ = ["InMemoryOwnership", "Ownership", "OwnershipStore", "SqlOwnership", "StartedOperation"]
+
+_DIMENSIONS = ("operation", "stage_type", "account", "application", "provider")
+
+
+@dataclass(frozen=True, slots=True)
+class StartedOperation:
+    """What the starter of an operation knew, kept with its ownership so that any process can record its outcome:
+    the request without its context (outcome rows keep no context), the decision, when it started, and the path
+    of the shadow it began (None: no comparison is to be expected)."""
+
+    request: OperationRequest
+    decision: RouteDecision
+    started_at: datetime
+    shadow: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Ownership:
+    """An operation's owner. `started` is None for a row claimed without it (before migration 0006, or a claim
+    that gave none); `finished_at` is set once an outcome has been recorded."""
+
     operation_id: str
     path: Path
     reason: str
     claimed_at: datetime
+    handle: str | None = None
+    started: StartedOperation | None = None
+    fallback: bool = False
+    finished_at: datetime | None = None
 
 
 class OwnershipStore(Protocol):
@@ -39,12 +66,22 @@ class OwnershipStore(Protocol):
 
     def owner(self, operation_id: str) -> Ownership | None: ...
 
-    def claim(self, operation_id: str, path: Path, reason: str) -> Ownership:
+    def claim(self, operation_id: str, path: Path, reason: str, started: StartedOperation | None = None) -> Ownership:
         """Record `path` as the owner unless one is recorded already; return whichever owner stands."""
         ...
 
     def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
-        """Move ownership only if `from_path` still owns it; True when moved."""
+        """Move ownership only if `from_path` still owns it (a fallback); True when moved."""
+        ...
+
+    def note_handle(self, operation_id: str, handle: str) -> None:
+        """Keep the handle the owning path gave, so a process that did not start the operation can poll it."""
+        ...
+
+    def by_handle(self, handle: str) -> Ownership | None: ...
+
+    def unfinished(self, claimed_before: datetime, after: str = "", limit: int = 100) -> list[Ownership]:
+        """Operations with no recorded outcome claimed before `claimed_before`, by operation id after `after`."""
         ...
 
 
@@ -57,15 +94,31 @@ class InMemoryOwnership:
     def owner(self, operation_id: str) -> Ownership | None:
         return self._owners.get(operation_id)
 
-    def claim(self, operation_id: str, path: Path, reason: str) -> Ownership:
-        return self._owners.setdefault(operation_id, Ownership(operation_id, path, reason, datetime.now(UTC)))
+    def claim(self, operation_id: str, path: Path, reason: str, started: StartedOperation | None = None) -> Ownership:
+        fresh = Ownership(operation_id, path, reason, datetime.now(UTC), started=started)
+        return self._owners.setdefault(operation_id, fresh)
 
     def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
         current = self._owners.get(operation_id)
         if current is None or current.path is not from_path:
             return False
-        self._owners[operation_id] = Ownership(operation_id, to_path, reason, current.claimed_at)
+        self._owners[operation_id] = replace(current, path=to_path, reason=reason, fallback=True)
         return True
+
+    def note_handle(self, operation_id: str, handle: str) -> None:
+        current = self._owners.get(operation_id)
+        if current is not None:
+            self._owners[operation_id] = replace(current, handle=handle)
+
+    def by_handle(self, handle: str) -> Ownership | None:
+        return next((o for o in self._owners.values() if o.handle == handle), None)
+
+    def unfinished(self, claimed_before: datetime, after: str = "", limit: int = 100) -> list[Ownership]:
+        found = sorted(
+            (o for o in self._owners.values() if o.finished_at is None and o.claimed_at < claimed_before),
+            key=lambda o: o.operation_id,
+        )
+        return [o for o in found if o.operation_id > after][:limit]
 
 
 @contextmanager
@@ -80,6 +133,48 @@ def _answering(what: str, operation_id: str) -> Iterator[None]:
         ) from exc
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone; every one we write is UTC."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _started_columns(started: StartedOperation | None) -> dict[str, Any]:
+    if started is None:
+        return {}
+    request = started.request
+    return {
+        **{name: (value or "")[:200] for name, value in request.dimensions().items()},
+        "decision": started.decision.to_json(),
+        "shadow_path": started.shadow.value if started.shadow else None,
+        "started_at": started.started_at,
+    }
+
+
+def ownership_of(row: Any) -> Ownership:
+    """An `operation_owners` row as an Ownership (the record writer reads rows too)."""
+    started = None
+    if row.decision and row.started_at is not None:
+        request = OperationRequest(
+            row.operation_id, row.operation, row.stage_type, row.account, row.application, row.provider, {}
+        )
+        started_at = _aware(row.started_at)
+        assert started_at is not None
+        shadow = Path(row.shadow_path) if row.shadow_path else None
+        started = StartedOperation(request, RouteDecision.from_json(row.decision), started_at, shadow)
+    claimed = _aware(row.claimed_at)
+    assert claimed is not None
+    return Ownership(
+        row.operation_id,
+        Path(row.path),
+        row.reason,
+        claimed,
+        handle=row.handle,
+        started=started,
+        fallback=bool(row.fallback),
+        finished_at=_aware(row.finished_at),
+    )
+
+
 class SqlOwnership:
     """Ownership in the `operation_owners` table; safe across routers sharing one database."""
 
@@ -88,29 +183,33 @@ class SqlOwnership:
 
     def owner(self, operation_id: str) -> Ownership | None:
         with _answering("read the owner", operation_id):
-            return self._owner(operation_id)
+            return self._one(operation_owners.c.operation_id == operation_id)
 
-    def _owner(self, operation_id: str) -> Ownership | None:
+    def by_handle(self, handle: str) -> Ownership | None:
+        with _answering("find the operation of a handle", handle):
+            return self._one(operation_owners.c.handle == handle)
+
+    def _one(self, where: sa.ColumnElement[bool]) -> Ownership | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(operation_owners).where(operation_owners.c.operation_id == operation_id)
-            ).first()
-        if row is None:
-            return None
-        claimed = row.claimed_at if row.claimed_at.tzinfo else row.claimed_at.replace(tzinfo=UTC)
-        return Ownership(row.operation_id, Path(row.path), row.reason, claimed)
+            row = conn.execute(sa.select(operation_owners).where(where).limit(1)).first()
+        return None if row is None else ownership_of(row)
 
-    def claim(self, operation_id: str, path: Path, reason: str) -> Ownership:
+    def claim(self, operation_id: str, path: Path, reason: str, started: StartedOperation | None = None) -> Ownership:
         now = datetime.now(UTC)
         reason = reason[:400]
         try:
             with _answering("claim the operation", operation_id), self.engine.begin() as conn:
                 conn.execute(
                     operation_owners.insert().values(
-                        operation_id=operation_id, path=path.value, reason=reason, claimed_at=now, updated_at=now
+                        operation_id=operation_id,
+                        path=path.value,
+                        reason=reason,
+                        claimed_at=now,
+                        updated_at=now,
+                        **_started_columns(started),
                     )
                 )
-            return Ownership(operation_id, path, reason, now)  # the insert won: this claim is the owner
+            return Ownership(operation_id, path, reason, now, started=started)  # the insert won: this is the owner
         except sa.exc.IntegrityError:
             pass  # another attempt claimed it first: its owner stands
         found = self.owner(operation_id)
@@ -123,6 +222,25 @@ class SqlOwnership:
             moved = conn.execute(
                 operation_owners.update()
                 .where(operation_owners.c.operation_id == operation_id, operation_owners.c.path == from_path.value)
-                .values(path=to_path.value, reason=reason[:400], updated_at=datetime.now(UTC))
+                .values(path=to_path.value, reason=reason[:400], fallback=True, updated_at=datetime.now(UTC))
             )
         return moved.rowcount == 1
+
+    def note_handle(self, operation_id: str, handle: str) -> None:
+        with _answering("keep the handle", operation_id), self.engine.begin() as conn:
+            conn.execute(
+                operation_owners.update()
+                .where(operation_owners.c.operation_id == operation_id)
+                .values(handle=handle[:400], updated_at=datetime.now(UTC))
+            )
+
+    def unfinished(self, claimed_before: datetime, after: str = "", limit: int = 100) -> list[Ownership]:
+        c = operation_owners.c
+        query = (
+            sa.select(operation_owners)
+            .where(c.finished_at.is_(None), c.claimed_at < claimed_before, c.operation_id > after)
+            .order_by(c.operation_id)
+            .limit(limit)
+        )
+        with _answering("list unfinished operations", after or "the reconciler"), self.engine.connect() as conn:
+            return [ownership_of(row) for row in conn.execute(query)]

@@ -1,9 +1,11 @@
 """RoutingRunner: the drop-in CloudOperationRunner that lets flags choose the path of every operation.
 
-For each operation: decide (flags, in memory) -> find or claim its owner (rule 2) -> run the authoritative path
-and return its result unchanged, with the decision attached -> shadow the other path in dry run when the stage
-and the sample say so -> record the outcome and the comparison off the caller's path. The routing table itself
-is `router.policy.route`.
+For each operation: decide (flags, in memory) -> find or claim its owner (rule 2), keeping with the claim what a
+finisher needs -> run the authoritative path and return its result unchanged, with the decision attached ->
+shadow the other path in dry run when the stage and the sample say so -> record the outcome and the comparison
+off the caller's path, exactly once, whichever process sees the operation finish (router/finishing.py). The
+routing table itself is `router.policy.route`; the reconciler that finishes operations whose starter died is
+router/reconciler.py.
 """
 
 from __future__ import annotations
@@ -12,17 +14,14 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
-from flags import RETRY_WINDOW_KEY, SHADOW_SAMPLE_KEY, STAGE_KEY
-from router.compare import Observation
+from flags import SHADOW_SAMPLE_KEY, STAGE_KEY
 from router.contract import (
     DEFAULT_OPTIONS,
     DurablePathRunner,
-    ErrorKind,
-    OperationError,
     OperationHandle,
     OperationRequest,
     OperationResult,
@@ -30,25 +29,23 @@ from router.contract import (
     OperationStatus,
     Path,
     PathRunner,
-    ResultStatus,
-    RouteDecision,
     RunOptions,
-    Timings,
 )
-from router.errors import OwnershipUnavailable, RunnerUnavailable
+from router.errors import OwnershipUnavailable
+from router.finishing import Finisher, RecordSink, Tracked
 from router.metrics import RouterMetrics
-from router.ownership import OwnershipStore
+from router.ownership import OwnershipStore, StartedOperation
 from router.policy import (
     DEFAULT_SHADOW_SAMPLE_PERCENT,
-    DecisionView,
     Route,
     route,
     sample_bucket,
     shadow_sample_percent,
 )
-from router.records import OutcomeRecord
+from router.primary import FlagSource, PrimaryCall
+from router.reconciler import Reconciler, ReconcileSettings
 from router.routing_values import FallbackPolicy, RouteBasis
-from router.shadow import ShadowExecutor, ShadowRecord, ShadowTicket
+from router.shadow import ShadowExecutor, ShadowTicket
 from router.tracing import operation_span, resumed
 
 __all__ = [
@@ -61,28 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class FlagSource(Protocol):
-    """The flags the router reads: in memory, never raising (`flags.FlagClient` satisfies it)."""
-
-    def decide(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str] = ...) -> DecisionView: ...
-
-
-class RecordSink(Protocol):
-    def record_outcome(self, record: OutcomeRecord) -> None: ...
-    def record_comparison(self, record: ShadowRecord) -> None: ...
-
-
-@dataclass
-class _Started:
-    request: OperationRequest
-    route: Route
-    ticket: ShadowTicket | None
-    started_at: float
-    fallback: bool
-    dry_run: bool = False  # a dry run through the router: planned on its path, neither shadowed nor recorded
-    trace: object | None = None  # the operation span's context, so polls continue its trace
 
 
 class RoutingRunner:
@@ -107,20 +82,34 @@ class RoutingRunner:
         self._durable = durable
         self._flags = flags
         self._owners = owners
-        self._records = records
         self._shadows = shadows
         self.metrics = metrics
-        self._fallback = fallback
         self._default_sample = default_shadow_sample_percent
-        self._started: dict[OperationHandle, _Started] = {}
+        self._started: dict[OperationHandle, Tracked] = {}
         self._lock = threading.Lock()
         self._resources = tuple(resources)
+        self._finisher = Finisher(owners=owners, records=records, metrics=metrics)
+        self._primary = PrimaryCall(
+            runners=self._runners, flags=flags, owners=owners, metrics=metrics, fallback=fallback
+        )
+        self._reconciler: Reconciler | None = None
+
+    def start_reconciler(self, settings: ReconcileSettings) -> Reconciler:
+        """Run the reconciler on a daemon thread of this router (stopped by `close()`): it polls, through this
+        router, the operations whose outcome nobody recorded within `settings.grace_s`."""
+        if self._reconciler is None:
+            self._reconciler = Reconciler(self._owners, self.poll, self.metrics, settings=settings, forget=self._forget)
+            self._reconciler.start()
+        return self._reconciler
 
     def close(self) -> None:
         """Release what this router owns: shadow threads, record buffers (flushed), clients, engines.
 
         Shadows of operations started here but never polled to the end are abandoned first: their authoritative
-        side will not be observed by this router any more, so there is nothing to compare them with."""
+        side will not be observed by this router any more; a shadow that finishes now keeps its half for whoever
+        does observe it (router/claims.py)."""
+        if self._reconciler is not None:
+            self._reconciler.close()
         with self._lock:
             unfinished, self._started = list(self._started.values()), {}
         for started in unfinished:
@@ -133,6 +122,15 @@ class RoutingRunner:
             close = getattr(resource, "close", None) or getattr(resource, "dispose", None)
             if callable(close):
                 close()
+
+    def _forget(self, handle: OperationHandle) -> None:
+        """Let the path drop what it keeps to poll a handle this router does not track (LegacyRunner.forget)."""
+        with self._lock:
+            if handle in self._started:
+                return
+        forget = getattr(self._runners[handle.path], "forget", None)
+        if callable(forget):
+            forget(handle)
 
     def __enter__(self) -> RoutingRunner:
         return self
@@ -150,14 +148,16 @@ class RoutingRunner:
         with operation_span(request, "run") as span:
             chosen = self._route(request)
             span.decided(chosen, self._provider_name())
+            path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
             ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
             try:
-                result, fallback = self._run_primary(request, chosen, options)
+                result, fallback = self._primary.run(request, chosen, options, path)
             except BaseException:
                 if ticket:
                     ticket.abandon()
                 raise
-            return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
+            tracked = Tracked(request, chosen, ticket, started_at, fallback, options.dry_run)
+            return self._finisher.finish(tracked, result)
 
     async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
         started_at = time.time()
@@ -165,14 +165,17 @@ class RoutingRunner:
         with operation_span(request, "run") as span:
             chosen = await asyncio.to_thread(self._route, request)
             span.decided(chosen, self._provider_name())
+            start = _start_of(request, chosen)
+            path = await asyncio.to_thread(self._primary.claim, request, chosen, options, start)
             ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
             try:
-                result, fallback = await self._run_primary_async(request, chosen, options)
+                result, fallback = await self._primary.run_async(request, chosen, options, path)
             except BaseException:
                 if ticket:
                     ticket.abandon()
                 raise
-            return self._finish(_Started(request, chosen, ticket, started_at, fallback, options.dry_run), result)
+            tracked = Tracked(request, chosen, ticket, started_at, fallback, options.dry_run)
+            return self._finisher.finish(tracked, result)
 
     def start(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationHandle:
         started_at = time.time()
@@ -180,33 +183,36 @@ class RoutingRunner:
         with operation_span(request, "start") as span:
             chosen = self._route(request)
             span.decided(chosen, self._provider_name())
+            path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
             ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
             try:
-                handle, fallback = self._start_primary(request, chosen, options)
+                handle, fallback = self._primary.start(request, chosen, options, path)
             except BaseException:
                 if ticket:
                     ticket.abandon()
                 raise
         with self._lock:
             tracked = self._started.setdefault(
-                handle, _Started(request, chosen, ticket, started_at, fallback, options.dry_run, span.context())
+                handle, Tracked(request, chosen, ticket, started_at, fallback, options.dry_run, span.context())
             )
         if tracked.ticket is not ticket and ticket:  # a repeated start of an operation already tracked
             ticket.abandon()
         return handle
 
     def poll(self, handle: OperationHandle) -> OperationStatus:
+        """The path's status; once finished, with the decision attached and the outcome recorded (exactly once,
+        whoever polls: an operation started by another process is finished from its ownership row)."""
         with self._lock:
-            tracked = self._started.get(handle)
-        with resumed(tracked.trace if tracked else None, "cloudops.poll", {"cloudops.handle": str(handle)}):
+            known = self._started.get(handle)
+        with resumed(known.trace if known else None, "cloudops.poll", {"cloudops.handle": str(handle)}):
             status = self._runners[handle.path].poll(handle)
         if status.state is OperationState.RUNNING or status.result is None:
             return status
         with self._lock:
-            started = self._started.pop(handle, None)
-        if started is None:  # started by another router process: report it, nothing of ours to finish
-            return status
-        return replace(status, result=self._finish(started, status.result))
+            tracked = self._started.pop(handle, None)
+        if tracked is None:  # started by another process, or before a restart of this one
+            return replace(status, result=self._finisher.finish_elsewhere(handle, status.result))
+        return replace(status, result=self._finisher.finish(tracked, status.result))
 
     # -- routing ------------------------------------------------------------------------------------------------
 
@@ -255,136 +261,30 @@ class RoutingRunner:
                 return Path.DURABLE, "ownership store unavailable: the durable path has this operation's workflow"
             return Path.LEGACY, "ownership store unavailable and no workflow exists: legacy, where a retry dedupes"
 
-    def _claim(self, request: OperationRequest, chosen: Route, options: RunOptions) -> Path:
-        if options.dry_run:  # a dry run is not the operation: it claims nothing
-            return chosen.primary
-        try:
-            return self._owners.claim(request.operation_id, chosen.primary, chosen.decision.reason).path
-        except OwnershipUnavailable:
-            self.metrics.internal_errors.labels("ownership_store").inc()
-            return chosen.primary
-
-    def _options(self, request: OperationRequest, decision: RouteDecision, options: RunOptions) -> RunOptions:
-        """What the path gets: the decision (rule 5: decided outside the workflow) and the retry window, the
-        caller's or else the one flags set for the scope."""
-        window = options.retry_window_seconds
-        if window is None:
-            found = self._flags.decide(RETRY_WINDOW_KEY, request.dimensions(), {"operation_id": request.operation_id})
-            value = found.value
-            if not found.default_used and isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                window = value
-        return RunOptions(dry_run=options.dry_run, decision=decision, retry_window_seconds=window)
-
-    # -- the authoritative call ---------------------------------------------------------------------------------
-
-    def _run_primary(
-        self, request: OperationRequest, chosen: Route, options: RunOptions
-    ) -> tuple[OperationResult, bool]:
-        path = self._claim(request, chosen, options)
-        routed = self._options(request, replace(chosen.decision, path=path), options)
-        try:
-            return self._runners[path].run(request, routed), False
-        except RunnerUnavailable as exc:
-            if self._may_fall_back(request, chosen, path, exc, options):
-                return self._runners[Path.LEGACY].run(request, routed), True
-            return _unavailable(request, path, exc), False
-
-    async def _run_primary_async(
-        self, request: OperationRequest, chosen: Route, options: RunOptions
-    ) -> tuple[OperationResult, bool]:
-        path = await asyncio.to_thread(self._claim, request, chosen, options)
-        routed = self._options(request, replace(chosen.decision, path=path), options)
-        try:
-            return await self._runners[path].run_async(request, routed), False
-        except RunnerUnavailable as exc:
-            if await asyncio.to_thread(self._may_fall_back, request, chosen, path, exc, options):
-                return await self._runners[Path.LEGACY].run_async(request, routed), True
-            return _unavailable(request, path, exc), False
-
-    def _start_primary(
-        self, request: OperationRequest, chosen: Route, options: RunOptions
-    ) -> tuple[OperationHandle, bool]:
-        path = self._claim(request, chosen, options)
-        routed = self._options(request, replace(chosen.decision, path=path), options)
-        try:
-            return self._runners[path].start(request, routed), False
-        except RunnerUnavailable as exc:
-            if self._may_fall_back(request, chosen, path, exc, options):
-                return self._runners[Path.LEGACY].start(request, routed), True
-            raise
-
-    def _may_fall_back(
-        self, request: OperationRequest, chosen: Route, path: Path, exc: RunnerUnavailable, options: RunOptions
-    ) -> bool:
-        """Rule 4: only from durable, only when the workflow was certainly not started, only if configured.
-
-        "Certainly not started" speaks for this call only; an earlier attempt that owned the operation on the
-        durable path may have started it, so only an operation's first attempt may fall back. A dry run plans
-        on legacy instead without a claim to move.
-        """
-        if path is not Path.DURABLE or exc.may_have_started or self._fallback is FallbackPolicy.FAIL:
-            return False
-        if chosen.owner is not None:
-            return False
-        if options.dry_run:
-            return True
-        reason = f"durable path unavailable before start: {exc.message}"
-        try:
-            moved = self._owners.reassign(request.operation_id, Path.DURABLE, Path.LEGACY, reason)
-        except OwnershipUnavailable:
-            moved = True  # nothing recorded durable as the owner durably; the workflow certainly does not exist
-        if moved:
-            self.metrics.fallbacks.labels(request.operation).inc()
-            log.warning("operation %s falls back to legacy: %s", request.operation_id, exc.message)
-        return moved
-
     # -- shadows and records ------------------------------------------------------------------------------------
 
     def _begin_shadow(self, request: OperationRequest, chosen: Route, options: RunOptions) -> ShadowTicket | None:
         if chosen.shadow is None:
             return None
         try:
-            shadowed = self._options(request, chosen.decision, options)
+            shadowed = self._primary.options(request, chosen.decision, options)
             return self._shadows.begin(request, chosen.shadow, self._runners[chosen.shadow], shadowed)
         except Exception:
             self.metrics.internal_errors.labels("shadow_begin").inc()
             log.exception("could not start a shadow for %s", request.operation_id)
             return None
 
-    def _finish(self, started: _Started, result: OperationResult) -> OperationResult:
-        duration = time.time() - started.started_at
-        decision = replace(started.route.decision, path=result.path)
-        result = replace(result, decision=decision, timings=result.timings or Timings.since(started.started_at))
-        if started.ticket:
-            started.ticket.complete(Observation.of(result, duration))
-        if started.dry_run:  # a plan, not an outcome: the rollout's evidence counts operations only
-            return result
-        try:
-            kind = result.errors[0].kind.value if result.errors else ""
-            self.metrics.operations.labels(
-                result.path.value, started.request.operation, result.status.value, kind
-            ).inc()
-            self.metrics.duration.labels(result.path.value, started.request.operation).observe(duration)
-            self._records.record_outcome(
-                OutcomeRecord(started.request, result, decision.stage, duration, fallback=started.fallback)
-            )
-        except Exception:
-            self.metrics.internal_errors.labels("record_outcome").inc()
-            log.exception("could not record the outcome of %s", started.request.operation_id)
-        return result
+
+def _start_of(request: OperationRequest, chosen: Route) -> StartedOperation:
+    """What the claim keeps for a finisher in another process (the context stays out: outcomes never keep it).
+
+    The claim comes before the shadow begins, so that the shadow's half always finds the row; it names the
+    shadow the route asks for (one skipped at the cap or by the breaker then leaves a control half unpaired)."""
+    bare = replace(request, context={})
+    return StartedOperation(bare, chosen.decision, datetime.now(UTC), chosen.shadow)
 
 
 def _refuse_decision(options: RunOptions) -> None:
     """The router decides; a decision passed in would be overruled silently, so it is refused."""
     if options.decision is not None:
         raise ValueError("RoutingRunner makes the routing decision itself: run it without RunOptions.decision")
-
-
-def _unavailable(request: OperationRequest, path: Path, exc: RunnerUnavailable) -> OperationResult:
-    hint = "" if path is Path.LEGACY else " (not falling back: the workflow may have started, or fallback is off)"
-    return OperationResult(
-        status=ResultStatus.FAILED,
-        path=path,
-        operation_id=request.operation_id,
-        errors=(OperationError(ErrorKind.INFRASTRUCTURE, f"{path.value} path unavailable: {exc.message}{hint}"),),
-    )

@@ -11,6 +11,11 @@ Usage (what RoutingRunner does):
     ticket = shadows.begin(request, Path.DURABLE, durable_runner, options)  # None when skipped (cap, breaker)
     result = legacy_runner.run(request, options)                            # the authoritative call, unaffected
     if ticket: ticket.complete(Observation.of(result, elapsed))             # compared once both sides are in
+
+The control may also finish in another process (an orchestrator that polls from elsewhere, a restart, the
+reconciler). So a candidate that finishes before its control is known here is also handed to
+`publish_candidate` as a `CandidateRecord`, which the SQL store keeps on the operation's row to pair with the
+control whoever records it (router/claims.py); a ticket abandoned here then loses nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from router.contract import DEFAULT_OPTIONS, OperationRequest, Path, PathRunner,
 from router.metrics import RouterMetrics
 from router.tracing import shadow_span
 
-__all__ = ["ShadowExecutor", "ShadowRecord", "ShadowSettings", "ShadowTicket"]
+__all__ = ["CandidateRecord", "ShadowExecutor", "ShadowRecord", "ShadowSettings", "ShadowTicket"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,14 @@ class ShadowRecord:
     compared_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateRecord:
+    """A shadow's observation, published before its control is known: one half of a comparison."""
+
+    request: OperationRequest
+    candidate: Observation
+
+
 class ShadowTicket:
     """The authoritative side's half of one shadow: call `complete` with its observation, or `abandon`."""
 
@@ -67,6 +80,11 @@ class ShadowTicket:
     def abandon(self) -> None:
         if not self._control.done():
             self._control.set_result(None)
+
+    @property
+    def has_control(self) -> bool:
+        """Whether the authoritative side's observation is already in (so the comparison is made here)."""
+        return self._control.done() and self._control.result() is not None
 
     async def control(self) -> Observation | None:
         """The authoritative side's observation once it is in; None when the authoritative call was abandoned."""
@@ -82,11 +100,13 @@ class ShadowExecutor:
         *,
         publish: Callable[[ShadowRecord], None],
         metrics: RouterMetrics,
+        publish_candidate: Callable[[CandidateRecord], None] | None = None,
         ignore_rules: Callable[[], Sequence[IgnoreRule]] = tuple,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self._publish = publish
+        self._publish_candidate = publish_candidate
         self._metrics = metrics
         self._ignore_rules = ignore_rules
         self._clock = clock
@@ -137,6 +157,8 @@ class ShadowExecutor:
             with self._lock:
                 self._in_flight -= 1
         try:
+            if self._publish_candidate is not None and not ticket.has_control:
+                self._publish_candidate(CandidateRecord(request, observed))
             control = await ticket.control()
             if control is None:
                 return

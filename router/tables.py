@@ -1,6 +1,9 @@
 """The router's SQL tables (SQLAlchemy Core). Their schema is owned by Alembic: see migrations/versions/.
 
-- `operation_owners`: which path an operation started on; the row that keeps rule 2 across router restarts.
+- `operation_owners`: which path an operation started on (the row that keeps rule 2 across router restarts), with
+  what any process needs to finish it: its dimensions, decision, handle and start; `finished_at` and
+  `compared_at` are the exactly-once claims on recording its outcome and its comparison (router/claims.py), and
+  `control` / `candidate` hold the two halves of a shadow comparison until the second one arrives.
 - `operation_outcomes`: one row per finished operation, for reports, the console and rollout gates.
 - `shadow_comparisons`: one row per shadow comparison, with both observations and the field diffs.
 """
@@ -29,6 +32,15 @@ operation_owners = sa.Table(
     sa.Column("reason", sa.String(400), nullable=False, server_default=""),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    *_dimension_columns(),
+    sa.Column("decision", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("shadow_path", sa.String(16), nullable=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("fallback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("control", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("candidate", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("compared_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 operation_outcomes = sa.Table(
@@ -67,6 +79,9 @@ shadow_comparisons = sa.Table(
     sa.Column("compared_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
+# The reconciler's read (unfinished operations, oldest claim first) and a poll's lookup of a handle it did not start.
+sa.Index("ix_owners_unfinished", operation_owners.c.finished_at, operation_owners.c.claimed_at)
+sa.Index("ix_owners_handle", operation_owners.c.handle)
 sa.Index(
     "ix_outcomes_scope", operation_outcomes.c.operation, operation_outcomes.c.provider, operation_outcomes.c.account
 )

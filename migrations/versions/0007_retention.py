@@ -4,7 +4,7 @@ The router's tables need nothing new: retention reads outcomes by `finished_at` 
 (indexed since 0002), and owners by their primary key.
 
 Revision ID: 0007_retention
-Revises: 0005_read_model_indexes
+Revises: 0006_outcome_ownership
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007_retention"
-down_revision = "0005_read_model_indexes"
+down_revision = "0006_outcome_ownership"
 branch_labels = None
 depends_on = None
 

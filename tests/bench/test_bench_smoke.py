@@ -35,10 +35,16 @@ def _summary_ok(summary: dict[str, Any], n: int, unit: str = "ms") -> None:
 
 
 @pytest.mark.temporal
+@pytest.mark.redis
 @pytest.mark.slow
-def test_bench_reliability_runs_both_paths_and_accounts_for_every_operation() -> None:
+@pytest.mark.parametrize("scenario", ["executor-kill", "state-kill", "cloud-outage", "orchestrator-kill"])
+def test_bench_reliability_runs_every_row_of_a_scenario_and_accounts_for_every_operation(scenario: str) -> None:
+    """Each scenario, tiny: the legacy rows (tasks in memory, in Redis) and the durable row (a dev server on a
+    SQLite file) under the same faults; the durable row loses, duplicates and fails nothing."""
     report = _bench(
         "reliability",
+        "--scenario",
+        scenario,
         "--ops",
         "8",
         "--clusters",
@@ -46,25 +52,40 @@ def test_bench_reliability_runs_both_paths_and_accounts_for_every_operation() ->
         "--concurrency",
         "3",
         "--kill-every",
-        "5",
+        "3",
+        "--outage-seconds",
+        "1",
+        "--outage-every",
+        "1.5",
         "--health-delay",
         "0.1",
         "--legacy-poll",
         "0.1",
-        timeout=150,
+        "--legacy-timeout",
+        "10",
+        timeout=240,
     )
     assert report["workload"]["operations_planned"] >= 8
-    assert set(report["paths"]) == {"legacy", "durable"}
-    for name, path in report["paths"].items():
-        assert path["operations"] == path["succeeded"] + path["failed"] > 0, name
-        assert path["operations"] + path["skipped_after_a_failure"] == report["workload"]["operations_planned"]
-        assert sum(path["failures_by_code"].values()) == path["failed"]
-        assert path["failure_upper95_percent"] >= path["failure_percent"] >= 0
-        assert path["lost_mutations"] == sum(path["lost_mutations_detail"].values())
-        assert path["zombie_tasks"] == sum(path["zombie_tasks_detail"].values())
-        assert path["journal"]["total"] >= path["succeeded"] - path["lost_mutations"]  # each operation: 1 mutation
-        assert path["killed_process"]["restart_errors"] == []
-    durable = report["paths"]["durable"]
+    assert set(report["scenarios"]) == {scenario}
+    rows = report["scenarios"][scenario]["rows"]
+    assert set(rows) == {"legacy-memory", "legacy-redis", "durable-sqlite"}
+    for name, row in rows.items():
+        assert row["operations"] == row["succeeded"] + row["failed"] > 0, name
+        assert row["operations"] + row["skipped_after_a_failure"] == report["workload"]["operations_planned"]
+        assert sum(row["failures_by_code"].values()) == row["failed"]
+        assert row["failure_upper95_percent"] >= row["failure_percent"] >= 0
+        assert row["lost_mutations"] == sum(row["lost_mutations_detail"].values())
+        assert row["zombie_tasks"] == sum(v or 0 for v in row["zombie_tasks_detail"].values())
+        assert row["journal"]["total"] >= row["succeeded"] - row["lost_mutations"]  # each operation: 1 mutation
+        _summary_ok(row["operation_duration"], row["operations"])
+        faults = row["faults"]
+        if scenario == "cloud-outage":  # a legacy row may finish before the first outage; the durable row cannot
+            assert faults["switch_errors"] == [], name
+            assert name != "durable-sqlite" or faults["outages"] >= 1 <= row["injected_faults"].get("hard_down", 0)
+        else:
+            assert faults["restart_errors"] == [], name
+    assert "clouddriver itself" in rows["legacy-memory"]["faults"]["hits"] or scenario != "state-kill"
+    durable = rows["durable-sqlite"]
     assert (durable["failed"], durable["duplicated_mutations"], durable["lost_mutations"]) == (0, 0, 0), durable
     assert durable["orphaned_server_groups"] == 0 and durable["zombie_tasks"] == 0
     assert durable["journal"]["total"] == durable["succeeded"]
@@ -161,12 +182,76 @@ def test_bench_router_reports_overhead_and_the_shadow_ratio() -> None:
         assert sum(shadow["shadows_compared"].values()) + shadow["shadows_skipped_at_the_cap"] >= n
 
 
+_EVIDENCE_BASELINE = "f60b18b3f664988c444666cac2df6b7b3552c204"
+_READERS = ("report", "evidence", "dashboard")
+
+
+def _reader_ok(found: dict[str, Any], warm: bool) -> None:
+    assert found["seconds"] >= 0 and found["cpu_s"] >= 0 and found["peak_rss_mb"] > 10, found
+    assert ("warm_median_seconds" in found) is warm and ("warm_median_cpu_s" in found) is warm
+
+
+def _evidence_ok(database: dict[str, Any], rows: int, baseline: bool) -> None:
+    """Every reader read the whole tiny database (it fits the baseline's row caps), with its figures."""
+    assert database["fill_s"] >= 0
+    for mode in _READERS:
+        _reader_ok(database[mode]["read_model"], warm=mode != "report")
+        if baseline:
+            _reader_ok(database[mode]["baseline"], warm=mode != "report")
+            assert database[mode]["same_digest"] is True, database[mode]
+            assert database[mode]["baseline_over_read_model"]["speedup"] is not None
+    assert database["report"]["read_model"]["digest"] == {"scopes": 20, "operations": rows, "comparisons": rows // 2}
+    assert database["dashboard"]["read_model"]["digest"]["operations"] == rows
+    evidence = database["evidence"]["read_model"]["digest"]
+    assert evidence["durable"] > 0 and evidence["legacy"] > 0 and evidence["comparisons"] > 0
+
+
+def _git_has(commit: str) -> bool:
+    found = subprocess.run(["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], check=False)
+    return found.returncode == 0
+
+
+@pytest.mark.skipif(not _git_has(_EVIDENCE_BASELINE), reason="the baseline commit is not in this checkout")
 def test_bench_evidence_times_the_readers_against_the_baseline() -> None:
-    report = _bench("evidence", "--rows", "2000", "--scopes", "20", "--no-baseline", timeout=120)
-    sqlite = report["databases"]["sqlite"]
-    for mode in ("report", "evidence", "dashboard"):
-        assert sqlite[mode]["read_model"]["seconds"] >= 0 and sqlite[mode]["read_model"]["peak_rss_mb"] > 0
+    report = _bench("evidence", "--rows", "2000", "--scopes", "20", "--repeats", "1", timeout=180)
+    assert report["baseline_ref"] == _EVIDENCE_BASELINE
+    _evidence_ok(report["databases"]["sqlite"], 2000, baseline=True)
     assert "not measured" in report["databases"]["postgresql"]
+    assert [t["target"] for t in report["targets"]] == [
+        "sqlite report_s <= 10",
+        "sqlite report_peak_rss_mb <= 500",
+        "sqlite evidence_s <= 0.2",
+        "sqlite dashboard_s <= 1",
+    ]
+
+
+def test_bench_evidence_measures_postgresql_too(postgres_server: Any) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"bench_evidence_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_server.extra["url"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = postgres_server.extra["url"].rsplit("/", 1)[0] + f"/{name}"
+    report = _bench("evidence", "--rows", "1000", "--scopes", "20", "--no-baseline", "--postgres-url", url)
+    for database in ("sqlite", "postgresql"):
+        _evidence_ok(report["databases"][database], 1000, baseline=False)
+    # The server is local: its backends' CPU is counted beside the client's.
+    assert report["databases"]["postgresql"]["report"]["read_model"]["server_cpu_s"] > 0
+    assert len(report["targets"]) == 8 and report["targets"][4]["target"] == "postgresql report_s <= 10"
+    done = subprocess.run(
+        cloudops_argv("bench", "evidence", "--rows", "100", "--no-baseline", "--postgres-url", url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode != 0 and "already holds outcomes" in done.stderr and "Traceback" not in done.stderr
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE {name}"))
+    admin.dispose()
 
 
 def test_bench_retention_prunes_the_same_rows_in_batches_as_one_delete_does() -> None:

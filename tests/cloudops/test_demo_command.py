@@ -127,7 +127,7 @@ def test_the_stack_serves_the_console_and_restarts_a_killed_worker(tmp_path: Pat
         time.sleep(1.0)
         assert restarted.alive(), restarted.output()[-2000:]
         assert worker.process.returncode == -9 and gone > 0 and stack.worker_restarts == 1
-        assert [s.name for s in stack.services] == ["temporal", "sim-cloud", "worker", "console"]
+        assert [s.name for s in stack.services] == ["temporal", "sim-cloud", "worker", "console", "rollout-controller"]
 
         runner = DurableRunner(stack.temporal_address, task_queue=config.task_queue)
         try:

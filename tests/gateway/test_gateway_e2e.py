@@ -5,9 +5,10 @@ Orca is played by `LegacyRunner` (which behaves as Orca does) pointed at the gat
 (createServerGroup, resizeServerGroup, disableServerGroup, destroyServerGroup) succeeds with the same results at
 every stage (legacy, shadow, canary 50%, durable), each operation on the path its flags chose, with a clean sim
 journal; a list mixing both paths runs in order; and a gateway SIGKILLed in the middle of a durable operation,
-restarted, still reports it to completion and answers for the tasks it issued before. With the legacy service
-behind it as its upstream (`--upstream`, the stand-in for a real Clouddriver), the gateway takes only the list the
-flags send to durable, and everything else (a legacy-routed list, its task, the reads) passes through.
+restarted, still reports it to completion, records every outcome once, and answers for the tasks it issued
+before. With the legacy service behind it as its upstream (`--upstream`, the stand-in for a real Clouddriver), the
+gateway takes only the list the flags send to durable, and everything else (a legacy-routed list, its task, the
+reads) passes through.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from flags import SqlFlagStore
 from gateway import operation_id_for
 from router.contract import OperationHandle, OperationRequest, OperationResult, OperationState, Path
 from router.legacy import LegacyRunner, client_request_id
-from router.tables import operation_owners, shadow_comparisons
+from router.tables import operation_outcomes, operation_owners, shadow_comparisons
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
 
@@ -156,6 +157,14 @@ def owners(stack: Stack, ids: list[str]) -> list[str]:
     with stack.engine.connect() as conn:
         rows = dict(conn.execute(sa.select(operation_owners.c.operation_id, operation_owners.c.path)).all())
     return [rows[i] for i in ids]
+
+
+def outcomes(stack: Stack, ids: list[str]) -> list[int]:
+    """How many outcome rows each operation has."""
+    query = sa.select(operation_outcomes.c.operation_id, sa.func.count()).group_by(operation_outcomes.c.operation_id)
+    with stack.engine.connect() as conn:
+        counts = dict(conn.execute(query.where(operation_outcomes.c.operation_id.in_(ids))).all())
+    return [int(counts.get(i, 0)) for i in ids]
 
 
 def normalised(app: str, result: OperationResult) -> str:
@@ -325,6 +334,12 @@ def test_a_gateway_killed_mid_durable_operation_still_reports_it_to_completion(s
             assert summarise_journal(sim.journal()).clean
             group = sim.describe_server_group(ACCOUNT, REGION, "gwkill-main-v000")
         assert group is not None and group.capacity.desired == 3
+
+        # Every outcome recorded, once: the create by the killed gateway, the resize by the one that finished it.
+        ids = [gateway_operation_id(request("gwkill", "createServerGroup")), gateway_operation_id(grow)]
+        wait_until(lambda: outcomes(stack, ids) == [1, 1], timeout=20, what="one outcome per operation")
+        threading.Event().wait(0.5)  # the restarted gateway polls on: still one each
+        assert outcomes(stack, ids) == [1, 1]
     finally:
         first.kill()
         if restarted is not None:

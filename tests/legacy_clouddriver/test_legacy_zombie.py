@@ -151,6 +151,14 @@ def test_sigkill_in_memory_loses_the_task_and_a_resubmit_runs_the_operation_agai
 
 @pytest.mark.redis
 def test_sigkill_with_redis_leaves_a_started_zombie_until_its_ttl(slow_sim: Process, redis_server: Process) -> None:
+    """Redis keeps the task across the kill, but nothing resumes it, as in Clouddriver and Orca: Clouddriver's
+    RedisTaskRepository (spinnaker/clouddriver, clouddriver-core/src/main/groovy/com/netflix/spinnaker/clouddriver/
+    data/task/jedis/RedisTaskRepository.java) stores a task's owner and status and never re-runs a STARTED task
+    of a dead owner (`listByThisInstance` only serves the owner's own shutdown wait), and Orca's MonitorKatoTask
+    (spinnaker/orca, orca-clouddriver/src/main/groovy/com/netflix/spinnaker/orca/clouddriver/tasks/
+    MonitorKatoTask.groovy) posts `resumeTask` only for a FAILED task marked retryable, so a STARTED zombie is
+    polled as RUNNING until its keys expire (404s) or the stage's hour runs out. `cloudops bench reliability`'s
+    legacy-redis rows count these tasks as zombies."""
     redis_url = f"redis://127.0.0.1:{redis_server.port}/9"
     r = redis.Redis.from_url(redis_url, decode_responses=True)
     r.flushdb()

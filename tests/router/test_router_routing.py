@@ -25,7 +25,7 @@ from router.contract import (
 )
 from router.errors import OwnershipUnavailable, RunnerUnavailable
 from router.metrics import RouterMetrics
-from router.ownership import InMemoryOwnership
+from router.ownership import InMemoryOwnership, OwnershipStore, StartedOperation
 from router.records import OutcomeRecord
 from router.routing import FallbackPolicy, RoutingRunner
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowSettings
@@ -56,7 +56,7 @@ class Harness:
     shadows: ShadowExecutor
 
 
-def _build(fallback: FallbackPolicy = FallbackPolicy.LEGACY) -> Harness:
+def _build(fallback: FallbackPolicy = FallbackPolicy.LEGACY, owners: OwnershipStore | None = None) -> Harness:
     legacy = ScriptedRunner(Path.LEGACY, succeed_with_plan(PLAN))
     durable = ScriptedRunner(Path.DURABLE, succeed_with_plan(PLAN))
     flags, sink, metrics = FlagTestData(), ListSink(), RouterMetrics()
@@ -65,7 +65,7 @@ def _build(fallback: FallbackPolicy = FallbackPolicy.LEGACY) -> Harness:
         legacy=legacy,
         durable=durable,
         flags=flags.client(),
-        owners=InMemoryOwnership(),
+        owners=owners or InMemoryOwnership(),
         records=sink,
         shadows=shadows,
         metrics=metrics,
@@ -213,15 +213,24 @@ class DownOwnership:
     def owner(self, operation_id: str) -> None:
         raise OwnershipUnavailable("select: connection refused", operation_id=operation_id)
 
-    def claim(self, operation_id: str, path: Path, reason: str) -> None:
+    def claim(self, operation_id: str, path: Path, reason: str, started: StartedOperation | None = None) -> None:
         raise OwnershipUnavailable("insert: connection refused", operation_id=operation_id)
 
     def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
         raise OwnershipUnavailable("update: connection refused", operation_id=operation_id)
 
+    def note_handle(self, operation_id: str, handle: str) -> None:
+        raise OwnershipUnavailable("update: connection refused", operation_id=operation_id)
 
-def test_with_the_ownership_store_down_the_durable_path_says_who_owns_an_operation(h: Harness) -> None:
-    h.router._owners = DownOwnership()
+    def by_handle(self, handle: str) -> None:
+        raise OwnershipUnavailable("select: connection refused", operation_id=handle)
+
+    def unfinished(self, claimed_before: object, after: str = "", limit: int = 100) -> list[object]:
+        raise OwnershipUnavailable("select: connection refused")
+
+
+def test_with_the_ownership_store_down_the_durable_path_says_who_owns_an_operation() -> None:
+    h = _build(owners=DownOwnership())  # type: ignore[arg-type]
     h.flags.stage("complete")
     fresh = h.router.run(_request("never-started"))
     assert fresh.path is Path.LEGACY
@@ -231,6 +240,8 @@ def test_with_the_ownership_store_down_the_durable_path_says_who_owns_an_operati
     assert known.path is Path.DURABLE and "has this operation's workflow" in known.decision.reason  # type: ignore[union-attr]
     labels = {"stage": "complete", "path": "legacy", "basis": "ownership_unavailable"}
     assert h.router.metrics.value("cloudops_router_decisions_total", labels) == 1
+    assert len(h.sink.outcomes) == 2  # no row to claim: recorded by the starter all the same
+    h.shadows.close()
 
 
 def test_shadows_of_operations_never_polled_are_abandoned_on_close_and_on_a_repeated_start(h: Harness) -> None:
