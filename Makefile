@@ -34,7 +34,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,openfeature]'
+	$(BIN)/python -m pip install -q -e '.[test,openfeature,otel]'
 	touch $(STAMP)
 
 lint: $(STAMP)

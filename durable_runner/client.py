@@ -22,6 +22,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from durable_runner.errors import ConnectionConfigError, TemporalUnavailable
+from durable_runner.tracing import tracing_interceptors
 
 __all__ = ["DEFAULT_ADDRESS", "ConnectionSettings", "connect"]
 
@@ -125,6 +126,6 @@ async def connect(settings: ConnectionSettings, *, runtime: Runtime | None = Non
     kwargs = settings.connect_kwargs()
     target = kwargs.pop("target_host")
     try:
-        return await Client.connect(target, runtime=runtime, **kwargs)
+        return await Client.connect(target, runtime=runtime, interceptors=tracing_interceptors(), **kwargs)
     except Exception as err:  # connect reports refusals, DNS and TLS failures alike as RuntimeError
         raise TemporalUnavailable(f"cannot connect to Temporal at {target}: {err}") from err

@@ -26,6 +26,7 @@ from durable_runner.client import ConnectionSettings, connect
 from durable_runner.contract import DEFAULT_TASK_QUEUE
 from durable_runner.errors import WorkerStartError
 from durable_runner.search_attributes import ensure_registered, missing_attributes
+from durable_runner.tracing import worker_interceptors
 from durable_runner.workflows import UntypedCloudOperationRunner
 
 __all__ = ["WorkerTuning", "build_worker", "metrics_runtime", "run_worker"]
@@ -84,6 +85,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=tuning.graceful_shutdown_seconds),
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=tuning.sticky_timeout_seconds),
         identity=identity,
+        interceptors=worker_interceptors(client),  # the workflow's and activities' spans join the caller's trace
     )
 
 

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from clouddriver_wire.errors import error_body
 from clouddriver_wire.handlers import register_error_handlers
+from clouddriver_wire.tracing import trace_requests
 from gateway import api, proxy_api
 from gateway.service import Gateway
 
@@ -39,6 +40,7 @@ def create_app(gateway: Gateway) -> Flask:
         app.register_blueprint(proxy_api.ops)
         app.register_blueprint(proxy_api.tasks)
         app.register_blueprint(proxy_api.passthrough)
+    trace_requests(app, "gateway")  # the gateway's RoutingRunner continues the caller's trace
     _register_errors(app, gateway.settings.max_body_bytes)
     return app
 

@@ -15,6 +15,7 @@ from flask import Flask
 
 from cloud.provider import CloudProvider
 from clouddriver_wire.handlers import register_error_handlers
+from clouddriver_wire.tracing import trace_requests
 from legacy_clouddriver import api_credentials, api_ops, api_tasks
 from legacy_clouddriver.config import load_settings
 from legacy_clouddriver.service import Clouddriver
@@ -35,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, provider: CloudProvid
     app.register_blueprint(api_tasks.bp)
     app.register_blueprint(api_credentials.bp)
     app.add_url_rule("/health", "health", lambda: {"status": "UP"})
+    trace_requests(app, "legacy_clouddriver")
     register_error_handlers(
         app,
         max_body_bytes=settings.max_body_bytes,

@@ -16,6 +16,7 @@ start a new task. This service behaves as the SQL one, which is what Netflix ran
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from cloud.errors import TransientCloudError
 from cloud.model import JSON
 from clouddriver_wire.errors import TaskNotFound, TaskNotRetryable
+from clouddriver_wire.tracing import internal_span
 from legacy_clouddriver.errors import TaskAlreadyCompleted
 from legacy_clouddriver.executor import OperationExecutor, OperationFailed, SagaProgress
 from legacy_clouddriver.operations import ResolvedOperation, resolve_single
@@ -104,7 +106,8 @@ class OrchestrationProcessor:
     def _submit(self, task_id: str, operations: list[ResolvedOperation], progress: dict[int, SagaProgress]) -> None:
         with self._lock:
             self._running.add(task_id)
-        self._pool.submit(self._run, task_id, operations, progress)
+        # The task runs in the submit's context, so its spans stay in the trace of the request that submitted it.
+        self._pool.submit(contextvars.copy_context().run, self._run, task_id, operations, progress)
 
     def _run(self, task_id: str, operations: list[ResolvedOperation], progress: dict[int, SagaProgress]) -> None:
         try:
@@ -112,7 +115,9 @@ class OrchestrationProcessor:
             for index, op in enumerate(operations):
                 self._repo.update_status(task_id, ORCHESTRATION, f"Processing op: {op.description.class_name}")
                 try:
-                    results.extend(self._executor.operate(task_id, op, results, progress.get(index)))
+                    name = f"clouddriver.operate {op.description.class_name}"
+                    with internal_span("legacy_clouddriver", name, {"cloudops.task_id": task_id}):
+                        results.extend(self._executor.operate(task_id, op, results, progress.get(index)))
                 except OperationFailed as failure:
                     self._fail(task_id, op, failure)
                     return

@@ -46,6 +46,7 @@ from durable_runner.contract import (
 )
 from durable_runner.errors import ConnectionConfigError, TemporalUnavailable
 from durable_runner.loop import BackgroundLoop
+from durable_runner.tracing import traced_client
 from router import durable_start
 from router.contract import (
     DEFAULT_OPTIONS,
@@ -90,7 +91,8 @@ class DurableRunner:
         result_timeout_seconds: float | None = None,
         rpc_timeout_seconds: float = 10.0,
     ) -> None:
-        self._given = client if isinstance(client, Client) else None
+        # With OpenTelemetry installed, StartWorkflow carries the operation's trace to the workflow and activities.
+        self._given = traced_client(client) if isinstance(client, Client) else None
         self._settings = ConnectionSettings.local(client) if isinstance(client, str) else None
         if isinstance(client, ConnectionSettings):
             self._settings = client

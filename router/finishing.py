@@ -44,6 +44,7 @@ class Tracked:
     started_at: float
     fallback: bool
     dry_run: bool = False  # a dry run through the router: planned on its path, neither shadowed nor recorded
+    trace: object | None = None  # the operation span's context (router.tracing), so polls continue its trace
 
 
 class Finisher:

@@ -51,6 +51,7 @@ from router.legacy_wire import (
     outputs_from_results,
     rejection_errors,
 )
+from router.tracing import TracingTransport
 
 __all__ = ["RESULT_EXPECTED", "LegacyRunner", "client_request_id", "outputs_from_results"]
 
@@ -87,7 +88,8 @@ class LegacyRunner:
         self._clock = clock
         self._sleep = sleep
         self._async_sleep = async_sleep
-        self._http = httpx.Client(base_url=self.base_url, timeout=http_timeout_s)
+        # Each call is a client span carrying `traceparent`, so the legacy service continues the operation's trace.
+        self._http = httpx.Client(base_url=self.base_url, timeout=http_timeout_s, transport=TracingTransport())
         self._lock = threading.Lock()
         self._watches: dict[str, Watch] = {}
         # Results of finished tasks, so a repeated poll answers without a request; bounded, oldest dropped first

@@ -46,6 +46,7 @@ from router.primary import FlagSource, PrimaryCall
 from router.reconciler import Reconciler, ReconcileSettings
 from router.routing_values import FallbackPolicy, RouteBasis
 from router.shadow import ShadowExecutor, ShadowTicket
+from router.tracing import operation_span, resumed
 
 __all__ = [
     "DurablePathRunner",
@@ -144,46 +145,55 @@ class RoutingRunner:
         router makes the decision itself, and a retry window in `options` wins over the one flags give."""
         started_at = time.time()
         _refuse_decision(options)
-        chosen = self._route(request)
-        path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
-        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
-        try:
-            result, fallback = self._primary.run(request, chosen, options, path)
-        except BaseException:
-            if ticket:
-                ticket.abandon()
-            raise
-        return self._finisher.finish(Tracked(request, chosen, ticket, started_at, fallback, options.dry_run), result)
+        with operation_span(request, "run") as span:
+            chosen = self._route(request)
+            span.decided(chosen, self._provider_name())
+            path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
+            ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
+            try:
+                result, fallback = self._primary.run(request, chosen, options, path)
+            except BaseException:
+                if ticket:
+                    ticket.abandon()
+                raise
+            tracked = Tracked(request, chosen, ticket, started_at, fallback, options.dry_run)
+            return self._finisher.finish(tracked, result)
 
     async def run_async(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationResult:
         started_at = time.time()
         _refuse_decision(options)
-        chosen = await asyncio.to_thread(self._route, request)
-        path = await asyncio.to_thread(self._primary.claim, request, chosen, options, _start_of(request, chosen))
-        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
-        try:
-            result, fallback = await self._primary.run_async(request, chosen, options, path)
-        except BaseException:
-            if ticket:
-                ticket.abandon()
-            raise
-        return self._finisher.finish(Tracked(request, chosen, ticket, started_at, fallback, options.dry_run), result)
+        with operation_span(request, "run") as span:
+            chosen = await asyncio.to_thread(self._route, request)
+            span.decided(chosen, self._provider_name())
+            start = _start_of(request, chosen)
+            path = await asyncio.to_thread(self._primary.claim, request, chosen, options, start)
+            ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
+            try:
+                result, fallback = await self._primary.run_async(request, chosen, options, path)
+            except BaseException:
+                if ticket:
+                    ticket.abandon()
+                raise
+            tracked = Tracked(request, chosen, ticket, started_at, fallback, options.dry_run)
+            return self._finisher.finish(tracked, result)
 
     def start(self, request: OperationRequest, options: RunOptions = DEFAULT_OPTIONS) -> OperationHandle:
         started_at = time.time()
         _refuse_decision(options)
-        chosen = self._route(request)
-        path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
-        ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
-        try:
-            handle, fallback = self._primary.start(request, chosen, options, path)
-        except BaseException:
-            if ticket:
-                ticket.abandon()
-            raise
+        with operation_span(request, "start") as span:
+            chosen = self._route(request)
+            span.decided(chosen, self._provider_name())
+            path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
+            ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
+            try:
+                handle, fallback = self._primary.start(request, chosen, options, path)
+            except BaseException:
+                if ticket:
+                    ticket.abandon()
+                raise
         with self._lock:
             tracked = self._started.setdefault(
-                handle, Tracked(request, chosen, ticket, started_at, fallback, options.dry_run)
+                handle, Tracked(request, chosen, ticket, started_at, fallback, options.dry_run, span.context())
             )
         if tracked.ticket is not ticket and ticket:  # a repeated start of an operation already tracked
             ticket.abandon()
@@ -192,7 +202,10 @@ class RoutingRunner:
     def poll(self, handle: OperationHandle) -> OperationStatus:
         """The path's status; once finished, with the decision attached and the outcome recorded (exactly once,
         whoever polls: an operation started by another process is finished from its ownership row)."""
-        status = self._runners[handle.path].poll(handle)
+        with self._lock:
+            known = self._started.get(handle)
+        with resumed(known.trace if known else None, "cloudops.poll", {"cloudops.handle": str(handle)}):
+            status = self._runners[handle.path].poll(handle)
         if status.state is OperationState.RUNNING or status.result is None:
             return status
         with self._lock:
@@ -207,6 +220,11 @@ class RoutingRunner:
         """The route this router would choose for `request` now (no side effects, so not counted as a decision):
         for `op run --explain`, and for the gateway's choice between its own path and the upstream's."""
         return self._route(request, count=False)
+
+    def _provider_name(self) -> str:
+        """The flag source's name for the `feature_flag.evaluation` event: OpenFeature's provider, else ours."""
+        name = getattr(self._flags, "provider_name", "cloudops")
+        return name if isinstance(name, str) else "cloudops"
 
     def _route(self, request: OperationRequest, *, count: bool = True) -> Route:
         dims = request.dimensions()

@@ -33,6 +33,7 @@ from router.breaker import CircuitBreaker
 from router.compare import Comparison, IgnoreRule, Observation, compare
 from router.contract import DEFAULT_OPTIONS, OperationRequest, Path, PathRunner, RunOptions
 from router.metrics import RouterMetrics
+from router.tracing import shadow_span
 
 __all__ = ["CandidateRecord", "ShadowExecutor", "ShadowRecord", "ShadowSettings", "ShadowTicket"]
 
@@ -180,7 +181,9 @@ class ShadowExecutor:
     ) -> Observation:
         started = self._clock()
         try:
-            result = await asyncio.wait_for(candidate.run_async(request, dry), self.settings.timeout_s)
+            # The coroutine was handed over in the caller's context, so this span joins the operation's trace.
+            with shadow_span(request, path.value):
+                result = await asyncio.wait_for(candidate.run_async(request, dry), self.settings.timeout_s)
         except TimeoutError:
             self.breaker.record(success=False)
             return Observation(path, None, duration_s=self._clock() - started, timed_out=True)

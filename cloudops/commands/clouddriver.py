@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from cloudops.commands._tracing import start_tracing
+
 __all__ = ["command"]
 
 
@@ -45,6 +47,7 @@ def command(
     from legacy_clouddriver.service import Clouddriver
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    start_tracing("cloudops-clouddriver")
     overrides: dict[str, Any] = {}
     if cloud:
         overrides["CLOUD"] = cloud

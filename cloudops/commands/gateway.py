@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cloudops.commands._input import FiniteFloat
+from cloudops.commands._tracing import start_tracing
 
 __all__ = ["command"]
 
@@ -86,9 +87,11 @@ def command(
     from gateway import build_gateway, create_app, load_gateway_settings
     from router.config import load_config
     from router.errors import ConfigurationError
+    from router.tracing import flush_tracing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll of a legacy task is noise
+    start_tracing("cloudops-gateway")
     try:
         config = load_config(config_file)
         settings = load_gateway_settings(
@@ -100,6 +103,7 @@ def command(
 
     def on_term(signum: int, frame: object) -> None:
         gateway.close()  # finishes the driver's round and releases its leases, so another gateway continues at once
+        flush_tracing()  # os._exit skips atexit, where the exporter would send its last spans
         sys.stdout.flush()
         sys.stderr.flush()
         # Skip interpreter finalization once the Temporal runtime has run (its native threads can abort it).

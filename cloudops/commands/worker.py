@@ -8,6 +8,7 @@ import click
 
 from cloudops.commands._input import FiniteFloat
 from cloudops.commands._temporal import connection_options
+from cloudops.commands._tracing import start_tracing
 
 if TYPE_CHECKING:
     from durable_runner.client import ConnectionSettings
@@ -119,6 +120,7 @@ def command(
         raise click.BadParameter(str(err), param_hint="--cloud") from err
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    start_tracing("cloudops-worker")
 
     def ready(message: str) -> None:
         click.echo(message)
