@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -55,10 +56,13 @@ from router.contract import (
 )
 from router.errors import OwnershipUnavailable, RouterError, UnknownHandle
 from router.ownership import OwnershipStore
+from router.tracing import resumed
 
 __all__ = ["Driver", "DriverSettings"]
 
 log = logging.getLogger(__name__)
+
+_MAX_TRACES = 10_000  # submitting traces kept for tasks not started yet; the oldest go first
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,9 @@ class Driver:
         self._progress = progress
         self._clock = clock
         self._next_poll: dict[str, float] = {}
+        # The submitting request's trace per task, so the operations this driver starts later, on its pool,
+        # continue it (in this process: a task another gateway took over starts a trace of its own).
+        self._traces: OrderedDict[str, object] = OrderedDict()
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -213,11 +220,23 @@ class Driver:
             execution_id=task.execution_id,
         )
 
+    def remember_trace(self, task_id: str, context: object | None) -> None:
+        """Continue the trace `context` (the submitting request's) when this task's operations start."""
+        if context is None:
+            return
+        with self._lock:
+            self._traces[task_id] = context
+            while len(self._traces) > _MAX_TRACES:
+                self._traces.popitem(last=False)
+
     def _start(self, task: GatewayTask, op: OpRecord) -> str | OpView | None:
         """A handle; or the failed view once the start deadline has passed; or None to try again next round."""
         first_attempt = self._store.note_attempt(task.id, op.spec.position)
+        with self._lock:
+            submitted = self._traces.get(task.id)
         try:
-            handle = self._existing_durable(op) or str(self._runner.start(self.request(task, op)))
+            with resumed(submitted, "cloudops.gateway.start", {"cloudops.gateway.task_id": task.id}):
+                handle = self._existing_durable(op) or str(self._runner.start(self.request(task, op)))
         except Exception as exc:
             why = exc.message if isinstance(exc, RouterError) else f"{type(exc).__name__}: {exc}"
             if self._clock() - first_attempt < self.settings.start_timeout_s:

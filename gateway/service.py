@@ -32,6 +32,7 @@ from router.metrics import RouterMetrics
 from router.ownership import OwnershipStore
 from router.policy import Route
 from router.retention_values import DEFAULT_INTERVAL_S
+from router.tracing import span_context
 
 __all__ = ["Gateway", "build_gateway", "new_owner_id"]
 
@@ -170,6 +171,8 @@ class Gateway:
             owner_id=self.owner_id,
             lease_s=self.settings.lease_s,
         )
+        if created:
+            self.driver.remember_trace(task.id, span_context())
         if not created and self._retryable(task):
             # Clouddriver: a re-POST of a FAILED_RETRYABLE task's clientRequestId resumes it.
             try:

@@ -628,3 +628,27 @@ def test_the_router_metrics_are_served_at_metrics(h: Harness) -> None:
     text = h.http.get("/metrics").get_data(as_text=True)
     assert 'cloudops_router_operations_total{error_kind="",operation="createServerGroup",path="legacy"' in text
     assert "cloudops_router_decisions_total" in text
+
+
+def test_the_operation_the_driver_starts_continues_the_submitters_trace(h: Harness) -> None:
+    """Issue 19, item 2: Orca's request carries a W3C `traceparent`; the gateway's server span continues it, and
+    the operation its driver starts later, on its own pool, is in that trace too, not in a trace of its own."""
+    from opentelemetry import propagate, trace
+    from tracing_support import span_exporter
+
+    exporter = span_exporter()
+    exporter.clear()
+    headers: dict[str, str] = {}
+    with trace.get_tracer("orca").start_as_current_span("orca.stage") as stage:
+        propagate.inject(headers)
+    answer = h.post([create()], crid="traced-1", traceparent=headers["traceparent"])
+    assert answer.status_code == 200, answer.json
+    h.drive()
+    spans = exporter.get_finished_spans()
+    trace_id = stage.get_span_context().trace_id
+    operations = [s for s in spans if s.name.startswith("cloudops.operation")]
+    assert operations, [s.name for s in spans]
+    assert all(s.context is not None and s.context.trace_id == trace_id for s in operations)
+    started = next(s for s in spans if s.name == "cloudops.gateway.start")
+    assert started.context is not None and started.context.trace_id == trace_id
+    assert started.attributes is not None and started.attributes["cloudops.gateway.task_id"] == answer.json["id"]

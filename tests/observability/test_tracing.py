@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from infra import free_port
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tracing_support import span_exporter
 from werkzeug.serving import make_server
 
 from cloud.sim import SimCloud
@@ -47,17 +47,7 @@ FAST_SERVICE = {"HEALTH_POLL_S": 0.02, "HEALTH_TIMEOUT_S": 5, "PROVIDER_BACKOFF_
 
 
 def _exporter() -> InMemorySpanExporter:
-    """The process's in-memory exporter: a global provider can be set once, so later calls reuse it."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    found = getattr(provider, "_cloudops_test_exporter", None)
-    if found is None:
-        found = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(found))
-        provider._cloudops_test_exporter = found  # type: ignore[attr-defined]
-    return found
+    return span_exporter()
 
 
 @pytest.fixture
