@@ -18,6 +18,7 @@ threads and from the thread of a running event loop alike, without deadlock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from concurrent.futures import Future
@@ -72,6 +73,15 @@ from router.durable_mapping import (
 from router.errors import ConfigurationError, RunnerUnavailable, UnknownHandle
 
 __all__ = ["DurableRunner", "start_options", "to_operation_result", "to_workflow_input"]
+
+log = logging.getLogger(__name__)
+
+# What the result's long poll meets when the server is away (restarting, unreachable): wait and ask again.
+_SERVER_GONE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNKNOWN})
+_RECONNECT_FIRST_S = 0.5
+_RECONNECT_MAX_S = 5.0
+_CONNECTED_S = 30.0  # a wait that lasted this long was connected: an error after it starts a new outage
+_GIVE_UP_AFTER_S = 600.0  # a server away this long is reported (the operation may still finish: poll it)
 
 _Handle = WorkflowHandle[Any, WorkflowResult]
 
@@ -282,17 +292,41 @@ class DurableRunner:
     async def _await_result(
         self, wf: _Handle, operation_id: str, decision: RouteDecision | None, submitted: float
     ) -> OperationResult:
-        try:
-            result = await asyncio.wait_for(wf.result(), self._result_timeout)
-        except WorkflowFailureError as err:
-            message = f"workflow {wf.id} failed: {err.cause or err}"
-            return failed_result(operation_id, wf.id, decision, Timings.since(submitted), message)
-        except (TimeoutError, RPCError) as err:
-            why = "stopped waiting" if isinstance(err, TimeoutError) else f"lost Temporal ({err})"
-            message = f"{why} for {wf.id}; the operation may still finish: poll durable:{wf.id}"
-            return failed_result(
-                operation_id, wf.id, decision, Timings.since(submitted), message, kind=ErrorKind.TIMEOUT
-            )
+        """The workflow's result, pushed by Temporal. A server that goes away while we wait (restarted, a network
+        blip) is waited through with backoff, as Orca keeps polling through an unreachable Clouddriver: the
+        execution lives on the server, so the wait resumes where it was. Only the result timeout (if any), or an
+        error that is not the server's absence, ends the wait early."""
+        loop = asyncio.get_running_loop()
+        deadline = None if self._result_timeout is None else loop.time() + self._result_timeout
+        backoff, gone_since = _RECONNECT_FIRST_S, None
+        while True:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            asked = loop.time()
+            try:
+                result = await asyncio.wait_for(wf.result(), left)
+                break
+            except WorkflowFailureError as err:
+                message = f"workflow {wf.id} failed: {err.cause or err}"
+                return failed_result(operation_id, wf.id, decision, Timings.since(submitted), message)
+            except RPCError as err:
+                now = loop.time()
+                if gone_since is None or now - asked > _CONNECTED_S:  # a new outage, not the same one again
+                    gone_since, backoff = now, _RECONNECT_FIRST_S
+                gone = err.status in _SERVER_GONE and now - gone_since < _GIVE_UP_AFTER_S
+                if gone and (deadline is None or now + backoff < deadline):
+                    log.warning("lost Temporal while waiting for %s (%s): waiting again in %.1fs", wf.id, err, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, _RECONNECT_MAX_S)
+                    continue
+                message = f"lost Temporal ({err}) for {wf.id}; the operation may still finish: poll durable:{wf.id}"
+                return failed_result(
+                    operation_id, wf.id, decision, Timings.since(submitted), message, kind=ErrorKind.TIMEOUT
+                )
+            except TimeoutError:
+                message = f"stopped waiting for {wf.id}; the operation may still finish: poll durable:{wf.id}"
+                return failed_result(
+                    operation_id, wf.id, decision, Timings.since(submitted), message, kind=ErrorKind.TIMEOUT
+                )
         return to_operation_result(result, wf.id, decision=decision, timings=Timings.since(submitted))
 
     async def _handle(self, handle: OperationHandle) -> _Handle:

@@ -8,6 +8,7 @@ one `cloudops worker`. DurableRunner starts the operations before the kill and c
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +25,10 @@ from router.contract import OperationRequest, Path as RoutePath
 from router.durable import DurableRunner
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
+
+# Longer than the SDK's own retries of a lost connection (its result long-poll gives up after about 10 s), so the
+# blocking `run` must wait the outage through itself.
+_DOWN_S = 20.0
 
 
 def _dev_server(port: int, db_file: Path) -> Process:
@@ -101,14 +106,22 @@ def test_a_dev_server_restart_on_its_sqlite_file_loses_no_operation(tmp_path: Pa
     try:
         wait_until(lambda: "worker ready" in worker.log(), timeout=30, what="worker ready")
         apps = [f"chaos{i}" for i in range(4)]
-        handles = [runner.start(_create(f"chaos-{uuid.uuid4().hex[:8]}", app)) for app in apps]
+        handles = [runner.start(_create(f"chaos-{uuid.uuid4().hex[:8]}", app)) for app in apps[:-1]]
+        # One caller blocks in `run` across the kill: it must wait the outage through, as Orca's polling does.
+        waited: list[Any] = []
+        blocking = threading.Thread(
+            target=lambda: waited.append(runner.run(_create(f"chaos-{uuid.uuid4().hex[:8]}", apps[-1])))
+        )
+        blocking.start()
         # Every create is applied and its operation waits for healthy instances: now the server dies.
         wait_until(lambda: len(cloud.journal()) == len(apps), timeout=20, what="all creates applied")
         server.kill()
-        time.sleep(1.0)
+        time.sleep(_DOWN_S)
         restarted = _dev_server(port, db_file)
 
-        results = [runner.result(handle) for handle in handles]
+        blocking.join(timeout=120)
+        assert waited and waited[0].succeeded, waited and waited[0].errors
+        results = [runner.result(handle) for handle in handles] + waited
         assert all(r.succeeded and r.path is RoutePath.DURABLE for r in results), [r.errors for r in results]
         journal = cloud.journal()
         assert sorted(e.target for e in journal) == sorted(f"{app}-main-v000" for app in apps)
