@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from console.errors import InputError
+from console.gate_view import gate_table, threshold_rows
 from console.responses import problem_for
 from console.scope_view import parse_cell, scope_view
 from console.security import login_required
@@ -32,6 +33,7 @@ def index() -> ResponseReturnValue:
     snapshot = svc.snapshot()
     filters = {k: v for k, v in (("stage_type", where.stage_type), ("provider", where.provider)) if v}
     counts = svc.tables.cell_counts(svc.settings.dashboard_window_hours, [where.application], filters)
+    active = svc.rollouts.list((RolloutStatus.RUNNING, RolloutStatus.PAUSED))
     key = (where.application, where.account, where.operation)
     view = scope_view(
         snapshot,
@@ -39,7 +41,17 @@ def index() -> ResponseReturnValue:
         where,
         outcomes=counts.outcomes.get(key),
         comparisons=counts.comparisons.get(key),
-        rollouts=svc.rollouts.list((RolloutStatus.RUNNING, RolloutStatus.PAUSED)),
+        rollouts=active,
         now=time.time(),
     )
-    return render_template("scope.html", view=view, error=None, prefill="e_", hours=svc.settings.dashboard_window_hours)
+    rollout = next((r for r in active if view.cell.rollout and r.id == view.cell.rollout.rollout_id), None)
+    return render_template(
+        "scope.html",
+        view=view,
+        error=None,
+        prefill="e_",
+        hours=svc.settings.dashboard_window_hours,
+        rollout=rollout,
+        gates=gate_table(rollout.last_result, rollout.plan.thresholds) if rollout else None,
+        thresholds=threshold_rows(rollout.plan) if rollout else [],
+    )
