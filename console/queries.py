@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from console.names import SeenNames
 from console.rollup import ComparisonRow, ScopeStats, scope_stats
+from console.scope_series import BUCKETS, ScopeSeries, read_series
 from flags import FlagStoreUnavailable
 from flags.model import utc
 from router.read_model import OutcomeReadModel, ReadWindow
@@ -143,6 +144,13 @@ class RouterTables:
             paths = model.paths(read, group_by)
             comparisons = model.comparison_counts(read, group_by)
         return scope_stats(paths, comparisons, group_by)
+
+    def scope_series(self, window: Window, buckets: int = BUCKETS) -> ScopeSeries:
+        """One cell's numbers over the window, in `buckets` time buckets (`console.scope_series`)."""
+        until = datetime.now(UTC)
+        scope = {k: v for k, v in window.filters.items() if k in DIMENSIONS and v}
+        with self._reading() as conn:
+            return read_series(conn, scope, since=window.since(until), until=until, buckets=buckets)
 
     def comparisons(self, window: Window, *, outcome: str | None = None, limit: int = _MAX_ROWS) -> list[ComparisonRow]:
         """Comparisons in the window, newest first (only those with `outcome`, when given)."""
