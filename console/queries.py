@@ -145,12 +145,13 @@ class RouterTables:
             comparisons = model.comparison_counts(read, group_by)
         return scope_stats(paths, comparisons, group_by)
 
-    def scope_series(self, window: Window, buckets: int = BUCKETS) -> ScopeSeries:
-        """One cell's numbers over the window, in `buckets` time buckets (`console.scope_series`)."""
+    def scope_series(self, hours: float, scope: Mapping[str, str], buckets: int = BUCKETS) -> ScopeSeries:
+        """One cell's numbers over the last `hours`, in `buckets` time buckets (`console.scope_series`). Each
+        dimension of `scope` must equal its value, an empty one too (a cell without an account is its own)."""
         until = datetime.now(UTC)
-        scope = {k: v for k, v in window.filters.items() if k in DIMENSIONS and v}
+        wanted = {k: v for k, v in scope.items() if k in DIMENSIONS}
         with self._reading() as conn:
-            return read_series(conn, scope, since=window.since(until), until=until, buckets=buckets)
+            return read_series(conn, wanted, since=until - timedelta(hours=hours), until=until, buckets=buckets)
 
     def comparisons(self, window: Window, *, outcome: str | None = None, limit: int = _MAX_ROWS) -> list[ComparisonRow]:
         """Comparisons in the window, newest first (only those with `outcome`, when given)."""
