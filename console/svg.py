@@ -31,6 +31,10 @@ class Line:
     band: tuple[tuple[float, float] | None, ...] = ()
 
 
+def _plain(value: float) -> str:
+    return f"{value:g}"
+
+
 def _color(index: int) -> str:
     return _PALETTE[index % len(_PALETTE)]
 
@@ -97,7 +101,7 @@ def _nice_top(value: float) -> float:
 
 
 def bar_chart(
-    chart_id: str, title: str, x_labels: Sequence[str], stacks: Sequence[Line], fmt: Callable[[float], str] = str
+    chart_id: str, title: str, x_labels: Sequence[str], stacks: Sequence[Line], fmt: Callable[[float], str] = _plain
 ) -> Markup:
     """Stacked bars: at each x position, each series' value on top of the previous ones'."""
     totals = [sum(s.values[i] or 0 for s in stacks) for i in range(len(x_labels))]
@@ -125,7 +129,7 @@ def line_chart(
     title: str,
     x_labels: Sequence[str],
     lines: Sequence[Line],
-    fmt: Callable[[float], str] = str,
+    fmt: Callable[[float], str] = _plain,
     *,
     top: float | None = None,
 ) -> Markup:
