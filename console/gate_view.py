@@ -115,11 +115,15 @@ def _mismatch(ev: Mapping[str, Any], th: Thresholds, mode: str) -> tuple[str, st
         parts.append(f"candidate errors {rate(failures, attempted)}")
     if counts["ignored"]:
         parts.append(f"{counts['ignored']} ignored")
-    needs = _needs(
-        _more(th.min_matches - counts["match"], "matched comparisons"),
-        _more(th.min_samples - judged, "judged comparisons"),
-    )
+    needs = _comparisons_needed(th.min_matches - counts["match"], th.min_samples - judged)
     return measures, ", ".join(parts), threshold, needs
+
+
+def _comparisons_needed(matches: int, judged: int) -> str:
+    """A matched comparison is judged too, so the judged shortfall is worth saying only beyond the matched one."""
+    if judged > matches > 0:
+        return f"needs {judged} more judged comparisons, {matches} of them matched"
+    return _more(matches, "matched comparisons") or _more(judged, "judged comparisons")
 
 
 def _min_ops(ev: Mapping[str, Any], th: Thresholds, mode: str) -> tuple[str, str, str, str]:

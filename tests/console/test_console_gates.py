@@ -64,3 +64,13 @@ def test_the_thresholds_table_names_what_the_mismatch_gate_wants() -> None:
     assert rows["matched comparisons needed"] == "20"
     assert rows["operations per step"] == "at least 100"
     assert rows["time per step"] == "at least 10m00s"
+
+
+def test_the_judged_shortfall_is_said_only_beyond_the_matched_one() -> None:
+    th = Thresholds(min_matches=5, min_samples=20)
+    evidence = Evidence(PathSample(), PathSample(), ComparisonCounts(match=2, mismatch=0), elapsed_s=30)
+    mismatch = _rows(evidence, GateMode.SHADOW, th, Requirements())["mismatch"]
+    assert mismatch.needs == "needs 18 more judged comparisons, 3 of them matched"
+    th = Thresholds(min_matches=5, min_samples=3)
+    mismatch = _rows(evidence, GateMode.SHADOW, th, Requirements())["mismatch"]
+    assert mismatch.needs == "needs 3 more matched comparisons"
