@@ -251,7 +251,22 @@ def test_the_operations_list_shows_failures_filters_them_and_updates_without_a_r
 
 def test_the_scope_page_shows_its_charts_and_its_rollouts_gate_table(page: Page, db_url: str) -> None:
     """A rollout on its own application, ticked after five shadowed operations: the scope page shows the gate
-    table with what the shadow hold still needs, the thresholds, and the four SVG charts, drawn (not empty)."""
+    table with what the shadow hold still needs, the thresholds, and the four SVG charts, drawn (not empty). The
+    staged-rollout story leaves the kill switch engaged (no shadows would run): released here, engaged again after."""
+    store = SqlFlagStore(db_url)
+    engaged = [k for k in store.kill_switches() if k.engaged]
+    for switch in engaged:
+        store.set_kill_switch(False, key=None if switch.target == "*" else switch.target, actor="test", reason="charts")
+    try:
+        _scope_page_story(page, db_url)
+    finally:
+        for switch in engaged:
+            key = None if switch.target == "*" else switch.target
+            store.set_kill_switch(True, key=key, actor="test", reason=switch.reason)
+        store.close()
+
+
+def _scope_page_story(page: Page, db_url: str) -> None:
     _sign_in(page, "alice")
     page.goto("/rollouts")
     page.fill('#start-rollout input[name="scope"]', "application=chartapp")
