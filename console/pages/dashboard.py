@@ -32,5 +32,6 @@ def index() -> ResponseReturnValue:
     tables = services().tables
     dashboard = build_dashboard(tables, query, recent=settings.recent_mismatches)
     charts = scope_charts(tables.scope_series(query.hours, query.filters))  # the window's filters, every scope
-    context = {"dashboard": dashboard, "charts": charts, "error": None, "dimensions": DIMENSIONS, "args": request.args}
-    return render_template("dashboard.html", **context)
+    return render_template(
+        "dashboard.html", dashboard=dashboard, charts=charts, error=None, dimensions=DIMENSIONS, args=request.args
+    )
