@@ -1,5 +1,5 @@
-"""The scope page's numbers over time (`console.scope_series`): bucketed in SQL over a migrated SQLite database,
-scoped to the cell, with the latency sample bounded per bucket and path."""
+"""The scope page's numbers over time (`console.scope_series`): bucketed in SQL over a migrated SQLite database
+and a real PostgreSQL, scoped to the cell, with the latency sample bounded per bucket and path."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -32,9 +33,17 @@ def _comparison(at: datetime, outcome: str) -> dict[str, Any]:
             "candidate_duration_s": 0.1, "compared_at": at}  # fmt: skip
 
 
-@pytest.fixture
-def engine(tmp_path: FsPath) -> Any:
-    url = f"sqlite:///{tmp_path / 'series.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: FsPath) -> Any:
+    """A migrated SQLite file, or a fresh database on a real PostgreSQL (the bucket's CASE must read alike)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'series.db'}"
+    else:
+        base = request.getfixturevalue("postgres_server").extra["url"]
+        name = f"series_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = base.rsplit("/", 1)[0] + "/" + name
     migrations.upgrade(url)
     engine = sa.create_engine(url)
     yield engine
