@@ -7,6 +7,7 @@ the drawing is `console.svg`'s.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -33,8 +34,15 @@ def _count(value: float) -> str:
     return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
 
 
+def _label_format(series: ScopeSeries) -> str:
+    """Times of day within a day's window; dates once it spans days (the dashboard's window may be 90 days)."""
+    if series.width >= timedelta(days=1):
+        return "%m-%d"
+    return "%H:%M" if series.width * len(series.buckets) <= timedelta(days=1) else "%m-%d %H:%M"
+
+
 def scope_charts(series: ScopeSeries) -> ScopeCharts:
-    labels = [b.start.strftime("%H:%M") for b in series.buckets]
+    labels = [b.start.strftime(_label_format(series)) for b in series.buckets]
     paths, outcomes = series.paths, series.outcomes
     split = [Line(p, tuple(float(b.operations.get(p, 0)) for b in series.buckets)) for p in paths]
     failure: list[Line] = []

@@ -60,3 +60,10 @@ def test_the_scope_charts_come_from_a_series() -> None:
     assert any(t and t.startswith("00:00: durable 25.0% (interval") for t in tips)
     assert "00:00: legacy p99 2s" in [t.text for t in _parse(charts.latency).iter(f"{_NS}title")]
     assert charts.bucket == "1h00m"
+
+
+def test_a_window_of_days_is_labelled_by_date() -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    buckets = tuple(Bucket(start + timedelta(days=i), {"legacy": 1}, {}, {}, {}) for i in range(3))
+    split = _parse(scope_charts(ScopeSeries(start, timedelta(days=1), buckets)).split)
+    assert "03-02: legacy 1" in [t.text for t in split.iter(f"{_NS}title")]
