@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from console.names import SeenNames
 from console.rollup import ComparisonRow, ScopeStats, scope_stats
+from console.scope_series import BUCKETS, ScopeSeries, read_series
 from flags import FlagStoreUnavailable
 from flags.model import utc
 from router.read_model import OutcomeReadModel, ReadWindow
@@ -143,6 +144,14 @@ class RouterTables:
             paths = model.paths(read, group_by)
             comparisons = model.comparison_counts(read, group_by)
         return scope_stats(paths, comparisons, group_by)
+
+    def scope_series(self, hours: float, scope: Mapping[str, str], buckets: int = BUCKETS) -> ScopeSeries:
+        """One cell's numbers over the last `hours`, in `buckets` time buckets (`console.scope_series`). Each
+        dimension of `scope` must equal its value, an empty one too (a cell without an account is its own)."""
+        until = datetime.now(UTC)
+        wanted = {k: v for k, v in scope.items() if k in DIMENSIONS}
+        with self._reading() as conn:
+            return read_series(conn, wanted, since=until - timedelta(hours=hours), until=until, buckets=buckets)
 
     def comparisons(self, window: Window, *, outcome: str | None = None, limit: int = _MAX_ROWS) -> list[ComparisonRow]:
         """Comparisons in the window, newest first (only those with `outcome`, when given)."""

@@ -1,5 +1,6 @@
 """The rollout dashboard: per scope, operations per path, failure rates, latency percentiles, the shadow match
-rate, and the recent mismatches with their field diffs."""
+rate, and the recent mismatches with their field diffs; above them, the window's path split and failure rate
+over time (`console.scope_charts`, over every scope the filters cover)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from console.dashboard import build_dashboard, parse_dashboard
 from console.errors import InputError
 from console.queries import DIMENSIONS
 from console.responses import problem_for
+from console.scope_charts import scope_charts
 from console.security import login_required
 from console.services import services
 
@@ -27,5 +29,9 @@ def index() -> ResponseReturnValue:
     except InputError as exc:
         context = {"dashboard": None, "error": problem_for(exc).message, "dimensions": DIMENSIONS, "args": request.args}
         return render_template("dashboard.html", **context), 400
-    dashboard = build_dashboard(services().tables, query, recent=settings.recent_mismatches)
-    return render_template("dashboard.html", dashboard=dashboard, error=None, dimensions=DIMENSIONS, args=request.args)
+    tables = services().tables
+    dashboard = build_dashboard(tables, query, recent=settings.recent_mismatches)
+    charts = scope_charts(tables.scope_series(query.hours, query.filters))  # the window's filters, every scope
+    return render_template(
+        "dashboard.html", dashboard=dashboard, charts=charts, error=None, dimensions=DIMENSIONS, args=request.args
+    )

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from console.errors import ConsoleError
+from console.gate_view import gate_table, threshold_rows
 from console.pages.common import actor, fail_back
 from console.rollouts import act, parse_action, parse_start
 from console.security import editor_required, login_required
@@ -38,7 +39,13 @@ def detail(rollout_id: str) -> ResponseReturnValue:
     controller = services().rollouts
     rollout = controller.get(rollout_id)
     timeline = controller.timeline(rollout_id)
-    return render_template("rollout.html", rollout=rollout, timeline=list(reversed(timeline)))
+    return render_template(
+        "rollout.html",
+        rollout=rollout,
+        timeline=list(reversed(timeline)),
+        gates=gate_table(rollout.last_result, rollout.plan.thresholds),
+        thresholds=threshold_rows(rollout.plan),
+    )
 
 
 @bp.post("/rollouts")

@@ -10,7 +10,9 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from console.errors import InputError
+from console.gate_view import gate_table, threshold_rows
 from console.responses import problem_for
+from console.scope_charts import scope_charts
 from console.scope_view import parse_cell, scope_view
 from console.security import login_required
 from console.services import services
@@ -30,8 +32,12 @@ def index() -> ResponseReturnValue:
         return render_template("scope.html", view=None, error=problem_for(exc).message), 400
     svc = services()
     snapshot = svc.snapshot()
+    hours = svc.settings.dashboard_window_hours
     filters = {k: v for k, v in (("stage_type", where.stage_type), ("provider", where.provider)) if v}
-    counts = svc.tables.cell_counts(svc.settings.dashboard_window_hours, [where.application], filters)
+    counts = svc.tables.cell_counts(hours, [where.application], filters)
+    # The charts read the same rows as the numbers: the cell's application, account and operation, and the filters.
+    cell_scope = {"application": where.application, "account": where.account, "operation": where.operation, **filters}
+    active = svc.rollouts.list((RolloutStatus.RUNNING, RolloutStatus.PAUSED))
     key = (where.application, where.account, where.operation)
     view = scope_view(
         snapshot,
@@ -39,7 +45,18 @@ def index() -> ResponseReturnValue:
         where,
         outcomes=counts.outcomes.get(key),
         comparisons=counts.comparisons.get(key),
-        rollouts=svc.rollouts.list((RolloutStatus.RUNNING, RolloutStatus.PAUSED)),
+        rollouts=active,
         now=time.time(),
     )
-    return render_template("scope.html", view=view, error=None, prefill="e_", hours=svc.settings.dashboard_window_hours)
+    rollout = next((r for r in active if view.cell.rollout and r.id == view.cell.rollout.rollout_id), None)
+    return render_template(
+        "scope.html",
+        view=view,
+        error=None,
+        prefill="e_",
+        hours=hours,
+        rollout=rollout,
+        gates=gate_table(rollout.last_result, rollout.plan.thresholds) if rollout else None,
+        thresholds=threshold_rows(rollout.plan) if rollout else [],
+        charts=scope_charts(svc.tables.scope_series(hours, cell_scope)),
+    )

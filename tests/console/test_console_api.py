@@ -3,6 +3,7 @@ shows, and that every change goes through the flag store's audit with its user a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Any
@@ -384,6 +385,9 @@ def test_dashboard_shows_paths_failure_rates_latencies_and_mismatches(
     page = client.get("/dashboard").text
     assert "plan.mutations[0].params.capacity.desired" in page and 'data-operation-id="op-7"' in page
     assert 'class="match-rate">90.0%<' in page
+    split = re.search(r'<svg [^>]*id="chart-split".*?</svg>', page, re.S)  # the window's path split, over time
+    assert split and ": legacy 20</title>" in split.group(0) and ": durable 20</title>" in split.group(0)
+    assert 'id="chart-failure-rate"' in page
 
 
 def test_rollouts_start_pause_resume_and_abort_from_the_console(client: FlaskClient, store: SqlFlagStore) -> None:

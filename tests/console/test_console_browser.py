@@ -247,3 +247,44 @@ def test_the_operations_list_shows_failures_filters_them_and_updates_without_a_r
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
         assert page.get_attribute("#operation-rows", "data-poll-error") is None
         _shot(page, "10-operations")
+
+
+def test_the_scope_page_shows_its_charts_and_its_rollouts_gate_table(page: Page, db_url: str) -> None:
+    """A rollout on its own application, ticked after five shadowed operations: the scope page shows the gate
+    table with what the shadow hold still needs, the thresholds, and the four SVG charts, drawn (not empty). The
+    staged-rollout story leaves the kill switch engaged (no shadows would run): released here, engaged again after."""
+    store = SqlFlagStore(db_url)
+    engaged = [k for k in store.kill_switches() if k.engaged]
+    for switch in engaged:
+        store.set_kill_switch(False, key=None if switch.target == "*" else switch.target, actor="test", reason="charts")
+    try:
+        _scope_page_story(page, db_url)
+    finally:
+        for switch in engaged:
+            key = None if switch.target == "*" else switch.target
+            store.set_kill_switch(True, key=key, actor="test", reason=switch.reason)
+        store.close()
+
+
+def _scope_page_story(page: Page, db_url: str) -> None:
+    _sign_in(page, "alice")
+    page.goto("/rollouts")
+    page.fill('#start-rollout input[name="scope"]', "application=chartapp")
+    page.fill('#start-rollout input[name="reason"]', "charts")
+    page.click("#start-rollout button")
+    page.wait_for_selector("#timeline")
+    with scripted_router(db_url) as router:
+        router.run([f"chart-{i}" for i in range(5)], application="chartapp")
+    page.click("#rollout-tick")
+    page.wait_for_selector('#gate-table tr[data-check="mismatch"]')
+    page.goto("/scope?application=chartapp&account=prod&operation=resizeServerGroup")
+    mismatch = page.locator('#scope-gates tr[data-check="mismatch"]')
+    assert mismatch.locator("td.verdict").inner_text() == "hold"
+    assert mismatch.locator("td.needs").inner_text() == "needs 15 more matched comparisons"
+    assert page.locator("#rollout-thresholds tr").count() > 5
+    for chart in ("chart-split", "chart-failure-rate", "chart-shadow", "chart-latency"):
+        box = page.locator(f"svg#{chart}").bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100
+    assert (page.locator("svg#chart-split rect title").first.text_content() or "").endswith("legacy 5")
+    assert page.locator("svg#chart-shadow rect").count() >= 1 and page.locator("svg#chart-latency circle").count() >= 2
+    _shot(page, "11-scope-charts")
