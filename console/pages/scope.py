@@ -1,6 +1,7 @@
 """The scope page of one matrix cell (`/scope?application=..&account=..&operation=..`): what decides it and why,
-the other properties that match, the narrower ones that win for part of it, its numbers and its rollout, with
-editor links that pre-fill its effective stage (`console.scope_view`)."""
+the other properties that match, the narrower ones that win for part of it, its numbers, its rollout with each
+gate's evidence, charts over time, its recent operations (with links into Temporal's UI) and recent mismatches
+with their field diffs, and editor links that pre-fill its effective stage (`console.scope_view`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from flask.typing import ResponseReturnValue
 
 from console.errors import InputError
 from console.gate_view import gate_table, threshold_rows
+from console.operation_list import OperationFilter, OperationPage, OperationReader
+from console.queries import Window
 from console.responses import problem_for
 from console.scope_charts import scope_charts
 from console.scope_view import parse_cell, scope_view
@@ -21,6 +24,8 @@ from rollouts.model import RolloutStatus
 __all__ = ["bp"]
 
 bp = Blueprint("scope", __name__)
+
+_RECENT = 10  # the newest operations and mismatches a scope page shows; its links lead to the rest
 
 
 @bp.get("/scope")
@@ -49,6 +54,9 @@ def index() -> ResponseReturnValue:
         now=time.time(),
     )
     rollout = next((r for r in active if view.cell.rollout and r.id == view.cell.rollout.rollout_id), None)
+    reader = OperationReader(svc.tables, temporal_url=svc.settings.temporal.workflow_url)
+    recent, _ = reader.page(OperationFilter(dimensions=cell_scope, hours=hours))
+    mismatches = svc.tables.comparisons(Window(hours, cell_scope), outcome="mismatch", limit=_RECENT)
     return render_template(
         "scope.html",
         view=view,
@@ -59,4 +67,6 @@ def index() -> ResponseReturnValue:
         gates=gate_table(rollout.last_result, rollout.plan.thresholds) if rollout else None,
         thresholds=threshold_rows(rollout.plan) if rollout else [],
         charts=scope_charts(svc.tables.scope_series(hours, cell_scope)),
+        recent=OperationPage(tuple(recent[:_RECENT]), more=len(recent) > _RECENT),
+        mismatches=mismatches,
     )

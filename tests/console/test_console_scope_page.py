@@ -86,3 +86,43 @@ def test_a_scope_without_rollout_or_records_still_has_empty_charts(client: Flask
     sign_in(client, "victor")
     page = client.get(SCOPE).text
     assert 'id="scope-gates"' not in page and 'id="chart-split"' in page
+
+
+def test_the_scope_page_lists_its_recent_operations_and_mismatches(client: FlaskClient, url: str) -> None:
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from router.tables import shadow_comparisons
+
+    _ticked_rollout(client, url)
+    engine = sa.create_engine(url)
+    dims = {"application": "api", "account": "prod", "operation": "resizeServerGroup"}
+    diff = {"path": "plan.mutations[0].params.capacity.desired", "control": 3, "candidate": "<4>", "ignoredBy": None}
+    with engine.begin() as conn:
+        conn.execute(
+            shadow_comparisons.insert().values(
+                operation_id="op-mismatched",
+                stage_type="resizeServerGroup",
+                provider="aws",
+                control_path="legacy",
+                candidate_path="durable",
+                outcome="mismatch",
+                diffs=[diff],
+                control={},
+                candidate={},
+                control_duration_s=1.0,
+                candidate_duration_s=1.0,
+                compared_at=datetime.now(UTC),
+                **dims,
+            )
+        )
+    engine.dispose()
+    page = client.get(SCOPE).text
+    recent = re.search(r'<table class="list" id="recent-operations">.*?</table>', page, re.S)
+    assert recent, "no recent operations"
+    assert sorted(re.findall(r'data-operation-id="(op-\d)"', recent.group(0))) == [f"op-{i}" for i in range(1, 6)]
+    mismatches = re.search(r'<section id="scope-mismatches">.*?</section>', page, re.S)
+    assert mismatches and 'data-operation-id="op-mismatched"' in mismatches.group(0)
+    assert "plan.mutations[0].params.capacity.desired" in mismatches.group(0)
+    assert '"\\u003c4\\u003e"' in mismatches.group(0) and "<4>" not in mismatches.group(0)  # tojson escapes it
