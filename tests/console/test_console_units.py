@@ -317,3 +317,26 @@ def test_audit_diffs_leave_out_bookkeeping_and_mark_what_can_be_restored() -> No
     latest, first = audit_entries(changes, live)
     assert (latest.current, latest.restorable, first.current, first.restorable) == (True, False, False, True)
     assert [(d.path, d.before) for d in first.diff] == [("key", None), ("scope", None), ("value", None)]
+
+
+def test_every_visible_form_field_has_a_label_for_screen_readers() -> None:
+    """Issue 20, item 6: per-row inputs labelled. Every visible input, select and textarea in the templates either
+    sits inside a <label>, has an id some <label for> names, or carries an aria-label."""
+    import re
+    from pathlib import Path
+
+    templates = Path(console.__file__).parent / "templates"
+    unlabelled = []
+    for path in sorted(templates.glob("*.html")):
+        text = path.read_text()
+        named = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', text))
+        for field in re.finditer(r"<(input|select|textarea)\b[^>]*>", text):
+            tag = field.group(0)
+            if 'type="hidden"' in tag or "aria-label" in tag or 'type="submit"' in tag:
+                continue
+            ident = re.search(r'\bid="([^"]+)"', tag)
+            before = text[: field.start()]
+            inside_label = before.rfind("<label") > before.rfind("</label>")
+            if not inside_label and not (ident and ident.group(1) in named):
+                unlabelled.append(f"{path.name}: {tag[:80]}")
+    assert unlabelled == []
