@@ -230,7 +230,19 @@ def _removed_before_the_shadow_looked(operation: str, control: Observation, cand
     codes = {e.code for e in candidate.errors}
     if candidate.plan is None and candidate.errors and codes == {"NotFound"}:
         return "the control removed the target before the shadow planned (state race)"
+    if _skipped_what_the_control_removed(control.plan, candidate.plan):
+        return "the control removed the target before the shadow planned, which skipped it (state race)"
     return None
+
+
+def _skipped_what_the_control_removed(control: Mapping[str, Any], candidate: Mapping[str, Any] | None) -> bool:
+    """A shadow plan that skipped, as missing, every group the control's plan removed (and removes nothing itself):
+    a destroy skips a group that is already gone, as Clouddriver does (cloud.catalogue.server_groups)."""
+    if not candidate or candidate.get("mutations"):
+        return False
+    skipped = {(s.get("region"), s.get("serverGroupName")) for s in (candidate.get("facts") or {}).get("skipped", ())}
+    removed = {(m.get("region"), m.get("target")) for m in control.get("mutations", ())}
+    return bool(removed) and removed <= skipped
 
 
 def _apply_rules(operation: str, diff: FieldDiff, rules: Sequence[IgnoreRule], now: datetime) -> FieldDiff:

@@ -3,7 +3,8 @@
 Which groups, in which regions, is read once for all four by `cloud.catalogue.targets` (Clouddriver's
 `LegacyToAsgsDescriptionPreProcessor` and `ResizeAsgDescriptionPreProcessor`: `asgs`, else `serverGroupName` /
 `asgName` in `region` or each of `regions`); the application from `application`, `moniker.app`, else the first
-group's name. Planning reads each group and raises NotFound when one is missing; a resize fills the capacity values
+group's name. Planning reads each group and skips one that is missing, as Clouddriver does (the plan's facts name
+it); a resize fills the capacity values
 it does not name from the group's own, and refuses what AWS would (min above max, desired outside them) or what its
 `constraints.capacity` forbids (`ResizeAsgAtomicOperation.validateConstraints`).
 """
@@ -19,7 +20,7 @@ from cloud.catalogue.operation import OperationName, WorldRef
 from cloud.catalogue.outputs import check_results
 from cloud.catalogue.readers import read_application
 from cloud.catalogue.targets import CapacityChange, Target, read_targets
-from cloud.errors import InvalidRequest, NotFound
+from cloud.errors import InvalidRequest
 from cloud.model import JSON, Capacity, ServerGroup
 from cloud.plan import Mutation, MutationKind, Plan
 from cloud.provider import CloudReader
@@ -69,17 +70,17 @@ class _TargetOperation:
     def plan(self, reader: CloudReader) -> Plan:
         mutations: list[Mutation] = []
         current: dict[str, JSON] = {}
+        skipped: list[JSON] = []
         for target in self.targets:
             region, name = target.region, target.server_group_name
             group = reader.describe_server_group(self.account, region, name)
             if group is None:
-                raise NotFound(
-                    f"server group {name} not found in {self.account}/{region}: "
-                    f"{self.name.value} needs an existing group",
-                    account=self.account,
-                    region=region,
-                    target=name,
-                )
+                # Clouddriver skips a group that does not exist and succeeds (DestroyAsgAtomicOperation: "let's be
+                # idempotent and not complain about that"; AbstractEnableDisableAtomicOperation and
+                # ResizeAsgAtomicOperation: "Skipping ... server group does not exist"), so a pipeline that
+                # re-runs a stage passes on both paths. The plan says which it skipped.
+                skipped.append({"region": region, "serverGroupName": name, "reason": "not found"})
+                continue
             state = {"capacity": group.capacity.to_json(), "disabled": group.disabled, "image": group.image}
             current[region if len(self.targets) == len(self.regions) else f"{region}:{name}"] = state
             params = self.params(target, group)
@@ -96,7 +97,10 @@ class _TargetOperation:
                     wait_for_healthy=self.waits,
                 )
             )
-        return Plan(self.name.value, tuple(mutations), False, {"current": current})
+        facts: dict[str, JSON] = {"current": current}
+        if skipped:
+            facts["skipped"] = skipped
+        return Plan(self.name.value, tuple(mutations), False, facts)
 
     def outputs(self, plan: Plan, results: Sequence[Mapping[str, JSON]]) -> dict[str, JSON]:
         check_results(plan, results)

@@ -329,11 +329,16 @@ def test_enable_disable_destroy_plans_one_call_per_region(name: str, kind: Mutat
 
 
 @pytest.mark.parametrize("name", ["resizeServerGroup", "enableServerGroup", "disableServerGroup", "destroyServerGroup"])
-def test_operations_on_a_missing_group_are_not_found(name: str) -> None:
+def test_operations_on_a_missing_group_skip_it_as_clouddriver_does(name: str) -> None:
+    """Clouddriver skips a group that does not exist and succeeds: DestroyAsgAtomicOperation.groovy ("let's be
+    idempotent and not complain about that"), AbstractEnableDisableAtomicOperation.groovy and
+    ResizeAsgAtomicOperation.groovy ("Skipping ... server group does not exist"), clouddriver-aws deploy/ops."""
     ctx = context("aws_resize.json", "resizeServerGroup")
-    with pytest.raises(NotFound) as caught:
-        op_of(name, ctx).plan(FakeReader([group("myapp-main-v012", region="us-west-2")]))
-    assert (caught.value.account, caught.value.region, caught.value.target) == ("prod", "us-east-1", "myapp-main-v012")
+    plan = op_of(name, ctx).plan(FakeReader([group("myapp-main-v012", region="us-west-2")]))
+    assert plan.mutations == ()
+    assert plan.facts["skipped"] == [
+        {"region": "us-east-1", "serverGroupName": "myapp-main-v012", "reason": "not found"}
+    ]
 
 
 def test_transient_reader_errors_pass_through() -> None:

@@ -134,17 +134,16 @@ def test_the_stack_serves_the_console_and_restarts_a_killed_worker(tmp_path: Pat
             result = runner.run(
                 OperationRequest(
                     operation_id=f"restart-{uuid.uuid4().hex[:8]}",
-                    operation="resizeServerGroup",
-                    stage_type="resizeServerGroup",
+                    operation="cloneServerGroup",
+                    stage_type="cloneServerGroup",
                     account="test",
                     application="myapp",
                     provider="aws",
-                    context={
+                    context={  # a clone of a group that does not exist: refused at once
                         "cloudProvider": "aws",
                         "credentials": "test",
-                        "region": "us-east-1",
-                        "serverGroupName": "myapp-main-v404",
-                        "capacity": {"min": 1, "max": 2, "desired": 1},
+                        "source": {"account": "test", "region": "us-east-1", "serverGroupName": "myapp-main-v404"},
+                        "availabilityZones": {"us-east-1": ["us-east-1a"]},
                     },
                 )
             )

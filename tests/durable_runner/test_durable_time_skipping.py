@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
-from durable_support import create_context, group_context, running_worker, virtual_sim, workflow_input
+from durable_support import create_context, running_worker, virtual_sim, workflow_input
 from infra import venv_binary
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
@@ -141,8 +141,13 @@ async def test_without_rollback_a_group_never_healthy_is_left_in_place(skipping_
 
 async def test_a_refusal_fails_at_once_instead_of_retrying_for_two_hours(skipping_env: WorkflowEnvironment) -> None:
     sim = virtual_sim(health_delay_s=0)
-    context = group_context("myapp-main-v404", capacity={"min": 1, "max": 2, "desired": 1})
-    inp = workflow_input("resizeServerGroup", context, retry_window_seconds=7200)
+    context = {
+        "cloudProvider": "aws",
+        "credentials": "test",
+        "source": {"account": "test", "region": "us-east-1", "serverGroupName": "myapp-main-v404"},
+        "availabilityZones": {"us-east-1": ["us-east-1a"]},
+    }  # a clone of a group that does not exist (a missing group to resize is skipped)
+    inp = workflow_input("cloneServerGroup", context, retry_window_seconds=7200)
     async with running_worker(skipping_env.client, sim, ONE_POLL_PER_ATTEMPT) as tq:
         result, took, handle = await _run(skipping_env, tq, inp)
     assert [(e.kind, e.code) for e in result.errors] == [(ErrorKind.BUSINESS, "NotFound")]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from durable_support import create_context, group_context, seeded_group
+from durable_support import create_context, seeded_group
 from temporalio.converter import DataConverter
 from temporalio.exceptions import (
     ActivityError,
@@ -189,9 +189,13 @@ def test_plan_activity_reports_world_errors_as_validation() -> None:
 
 def test_plan_activity_turns_a_refusal_into_a_non_retryable_failure() -> None:
     acts = CloudActivities(SimCloud(health_delay_s=0))
-    inp = PlanInput(
-        "op", "resizeServerGroup", group_context("myapp-main-v404", capacity={"min": 1, "max": 2, "desired": 1})
-    )
+    clone = {
+        "cloudProvider": "aws",
+        "credentials": "test",
+        "source": {"account": "test", "region": "us-east-1", "serverGroupName": "myapp-main-v404"},
+        "availabilityZones": {"us-east-1": ["us-east-1a"]},
+    }  # a clone of a group that does not exist (a missing group to resize is skipped, as Clouddriver does)
+    inp = PlanInput("op", "cloneServerGroup", clone)
     with pytest.raises(ApplicationError) as raised:
         ActivityEnvironment().run(acts.plan_operation, inp)
     assert raised.value.non_retryable and raised.value.type == "NotFound"

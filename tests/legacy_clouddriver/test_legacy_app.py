@@ -116,15 +116,19 @@ def test_operations_run_in_order_each_followed_by_its_completion_line(client: Fl
 def test_a_failed_operation_records_an_exception_and_later_operations_never_run(
     client: FlaskClient, sim: SimCloud
 ) -> None:
-    task = wait_task(
-        client,
-        submit(client, [{"resizeServerGroup": resize("myapp-main-v042", 3)}, {"createServerGroup": aws_create()}]),
-    )
+    # A clone of a group that does not exist is refused by the cloud (a missing group to resize is skipped).
+    clone = {
+        "cloudProvider": "aws",
+        "credentials": "prod",
+        "source": {"account": "prod", "region": "us-east-1", "serverGroupName": "myapp-main-v042"},
+        "availabilityZones": {"us-east-1": ["us-east-1a"]},
+    }
+    task = wait_task(client, submit(client, [{"cloneServerGroup": clone}, {"createServerGroup": aws_create()}]))
     assert task["status"]["failed"] and task["status"]["completed"] and not task["retryable"]
-    assert task["status"]["status"].startswith("Orchestration failed: ResizeAsgAtomicOperation | NotFound: [")
+    assert task["status"]["status"].startswith("Orchestration failed: CopyLastAsgAtomicOperation | NotFound: [")
     assert "Processing op: DeployAtomicOperation" not in statuses(task)
     (exception,) = [r for r in task["resultObjects"] if r.get("type") == "EXCEPTION"]
-    assert exception["operation"] == "ResizeAsgAtomicOperation"
+    assert exception["operation"] == "CopyLastAsgAtomicOperation"
     assert "myapp-main-v042" in exception["message"]
     assert exception["details"][0]["additionalAttributes"]["category"] == "rejection"
     assert exception["retryable"] is False

@@ -107,8 +107,13 @@ async def test_failures_come_back_as_values_with_their_kind(temporal_env: object
     async with _worker(client, sim) as tq:
         runner = _runner(client, tq)
         invalid = await runner.run_async(_request(context={"cloudProvider": "aws", "credentials": "test"}))
-        missing = {"cloudProvider": "aws", "credentials": "test", "region": "us-east-1", "serverGroupName": "x-v001"}
-        refused = await runner.run_async(_request("destroyServerGroup", missing))
+        missing = {
+            "cloudProvider": "aws",
+            "credentials": "test",
+            "source": {"account": "test", "region": "us-east-1", "serverGroupName": "x-v001"},
+            "availabilityZones": {"us-east-1": ["us-east-1a"]},
+        }  # a clone of a group that does not exist: refused by the cloud (a missing group to destroy is skipped)
+        refused = await runner.run_async(_request("cloneServerGroup", missing))
     assert invalid.status is ResultStatus.FAILED
     assert invalid.errors and {e.kind for e in invalid.errors} == {ErrorKind.VALIDATION}
     assert all(e.field for e in invalid.errors)

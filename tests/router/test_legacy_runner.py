@@ -152,11 +152,23 @@ def test_a_validation_400_fails_at_once_with_each_field_and_no_retry(url: str) -
 
 
 def test_a_cloud_rejection_is_a_business_failure(url: str) -> None:
+    clone = OperationRequest(
+        operation_id="clone-missing",
+        operation="cloneServerGroup",
+        stage_type="cloneServerGroup",
+        account="prod",
+        application="myapp",
+        provider="aws",
+        context={
+            "source": {"account": "prod", "region": "us-east-1", "serverGroupName": "myapp-main-v042"},
+            "availabilityZones": {"us-east-1": ["us-east-1a"]},
+        },
+    )  # the source does not exist: the cloud refuses (a missing group to resize would be skipped)
     with runner(url) as legacy:
-        result = legacy.run(resize_request("myapp-main-v042", 3))
+        result = legacy.run(clone)
     (error,) = result.errors
     assert error.kind is ErrorKind.BUSINESS and error.code == "NotFound"
-    assert "ResizeAsgAtomicOperation" in error.message and result.task_id
+    assert "CopyLastAsgAtomicOperation" in error.message and result.task_id
 
 
 def test_exhausted_transient_retries_are_an_infrastructure_failure(sim: SimCloud) -> None:

@@ -128,3 +128,18 @@ def test_a_removal_the_shadow_found_already_gone_is_ignored_as_a_race_not_a_mism
     assert "state race" in result.notes[0]
     # The same rejection for an operation that creates is a real disagreement.
     assert compare("resizeServerGroup", control, candidate, now=NOW).outcome is ComparisonOutcome.MISMATCH
+
+
+def test_a_destroy_whose_shadow_skipped_the_group_already_gone_is_ignored_as_a_race() -> None:
+    """A destroy's dry run beside the real one finds the group gone and skips it, as Clouddriver's
+    DestroyAsgAtomicOperation does: a race of the two, never a mismatch."""
+    destroy = Mutation(0, MutationKind.DESTROY_SERVER_GROUP, "prod", "us-east-1", "myapp-main-v002")
+    control = _ok(Path.LEGACY, Plan("destroyServerGroup", (destroy,)).to_json())
+    skipped = {"skipped": [{"region": "us-east-1", "serverGroupName": "myapp-main-v002", "reason": "not found"}]}
+    candidate = _ok(Path.DURABLE, Plan("destroyServerGroup", (), False, skipped).to_json())
+    result = compare("destroyServerGroup", control, candidate, now=NOW)
+    assert result.outcome is ComparisonOutcome.IGNORED and "skipped it (state race)" in result.notes[0]
+    # A shadow that skipped another group than the one the control removed is a real disagreement.
+    other = {"skipped": [{"region": "us-east-1", "serverGroupName": "myapp-main-v001", "reason": "not found"}]}
+    elsewhere = _ok(Path.DURABLE, Plan("destroyServerGroup", (), False, other).to_json())
+    assert compare("destroyServerGroup", control, elsewhere, now=NOW).outcome is ComparisonOutcome.MISMATCH

@@ -152,13 +152,13 @@ def _create(account: str, stack_name: str) -> dict[str, Any]:
     }
 
 
-def _resize_missing(account: str) -> dict[str, Any]:
+def _clone_missing(account: str) -> dict[str, Any]:
+    """A clone of a group that does not exist: the cloud refuses it (a missing group to resize is skipped)."""
     return {
         "cloudProvider": "aws",
         "credentials": account,
-        "region": REGION,
-        "serverGroupName": "e2eapp-nothere-v000",
-        "capacity": {"min": 1, "max": 2, "desired": 1},
+        "source": {"account": account, "region": REGION, "serverGroupName": "e2eapp-nothere-v000"},
+        "availabilityZones": {REGION: [f"{REGION}a"]},
     }
 
 
@@ -181,7 +181,7 @@ def test_every_stage_succeeds_fails_in_business_and_in_infrastructure(stage: str
     before = len(_journal(routed))
 
     ok = routed.router.run(_request("createServerGroup", _create(ACCOUNT, f"ok{stage}")))
-    refused = routed.router.run(_request("resizeServerGroup", _resize_missing(ACCOUNT)))
+    refused = routed.router.run(_request("cloneServerGroup", _clone_missing(ACCOUNT)))
     _hard_down(stack, True)
     try:
         broken = routed.router.run(_request("createServerGroup", _create(DOWN_ACCOUNT, f"down{stage}")))
@@ -208,8 +208,8 @@ def test_every_stage_succeeds_fails_in_business_and_in_infrastructure(stage: str
     assert {o.path for o in outcomes} == {EXPECTED_PATH[stage].value}
     if stage in SHADOWED:
         by_operation = {(c.operation, c.outcome) for c in comparisons}
-        # Both paths refusing the same missing group is a match; the create is compared plan against plan.
-        assert ("resizeServerGroup", ComparisonOutcome.MATCH.value) in by_operation
+        # Both paths refusing the same missing source is a match; the create is compared plan against plan.
+        assert ("cloneServerGroup", ComparisonOutcome.MATCH.value) in by_operation
         assert ("createServerGroup", ComparisonOutcome.MATCH.value) in by_operation
     else:
         assert comparisons == []
