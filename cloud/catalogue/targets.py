@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from cloud.catalogue.errors import ErrorCode
 from cloud.catalogue.fields import Fields, join_path
-from cloud.catalogue.naming import parse_server_group_name
+from cloud.catalogue.readers import read_server_group_name
 from cloud.model import JSON, Capacity
 
 __all__ = ["CapacityChange", "Target", "read_capacity_change", "read_targets"]
@@ -109,7 +109,7 @@ def _read_asgs(f: Fields, resize: bool) -> list[Target] | None:
             f.wrong_type(path, "an object {serverGroupName, region}", item)
             continue
         entry = Fields(item, f.path(path), f.errors)
-        name = _read_name(entry)
+        name = read_server_group_name(entry)
         region = _read_region(entry, "region")
         change = _read_resize(entry) if resize else (None, None)
         if name is not None and region is not None:
@@ -118,7 +118,7 @@ def _read_asgs(f: Fields, resize: bool) -> list[Target] | None:
 
 
 def _read_legacy(f: Fields, provider: str, resize: bool) -> list[Target] | None:
-    name = _read_name(f)
+    name = read_server_group_name(f)
     change = _read_resize(f, partial=provider == "aws") if resize else (None, None)
     if f.truthy("region") or not f.truthy("regions"):
         region = _read_region(f, "region")
@@ -129,20 +129,6 @@ def _read_legacy(f: Fields, provider: str, resize: bool) -> list[Target] | None:
     if name is None or regions is None:
         return None
     return [Target(region, name, f"regions[{i}]", *change) for i, region in enumerate(regions)]
-
-
-def _read_name(f: Fields) -> str | None:
-    """`serverGroupName`, else the deprecated `asgName` (`AsgDescription.getServerGroupName`)."""
-    key = "serverGroupName" if f.truthy("serverGroupName") or not f.truthy("asgName") else "asgName"
-    name = f.string(key, required=True, hint="name the server group, such as myapp-main-v012")
-    if name is None:
-        return None
-    try:
-        parse_server_group_name(name)
-    except ValueError as exc:
-        f.fail(key, f"'{f.path(key)}' is invalid: {exc}", ErrorCode.INVALID)
-        return None
-    return name
 
 
 def _read_region(f: Fields, key: str) -> str | None:
