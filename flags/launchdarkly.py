@@ -23,11 +23,10 @@ from typing import Any
 from ldclient import Context, LDClient
 
 from flags._index import default_decision, stage_of
-from flags.counters import DecisionCounters
-from flags.decision import Decision, DecisionError, Explanation, ReasonKind
-from flags.evaluator import MISSING, _Missing, with_default
+from flags.decision import Decision, DecisionError, ReasonKind
 from flags.keys import STAGE_KEY, default_for, problem
-from flags.model import DIMENSIONS, JsonValue, MigrationStage
+from flags.model import DIMENSIONS, MigrationStage
+from flags.remote_source import RemoteFlagSource
 
 __all__ = ["FORCE_LEGACY_FLAG", "LaunchDarklyFlagSource", "context_for"]
 
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 FORCE_LEGACY_FLAG = "cloudops.force-legacy"
 _EMPTY: Mapping[str, str] = {}
-_DIMENSION_NAMES = frozenset(d.value for d in DIMENSIONS)
 _RULE_ID = re.compile(r"^(?P<id>.+)@v(?P<version>\d+)$")
 _ERRORS = {
     "FLAG_NOT_FOUND": DecisionError.UNKNOWN_KEY,
@@ -60,58 +58,20 @@ def context_for(dimensions: Mapping[str, str], attributes: Mapping[str, str] = _
     return builder.build()
 
 
-class LaunchDarklyFlagSource:
+class LaunchDarklyFlagSource(RemoteFlagSource):
     """A FlagSource over an LDClient (built by the caller: SDK key, data source, `send_events`)."""
 
+    backend = "LaunchDarkly"
+
     def __init__(self, client: LDClient, *, kill_switch_flag: str | None = FORCE_LEGACY_FLAG) -> None:
+        super().__init__()
         self.client = client
         self.kill_switch_flag = kill_switch_flag
-        self._counters = DecisionCounters()
-
-    def decide(
-        self,
-        key: str,
-        dimensions: Mapping[str, str],
-        attributes: Mapping[str, str] = _EMPTY,
-        *,
-        default: JsonValue | _Missing = MISSING,
-    ) -> Decision:
-        """The value of `key` for a request, from LaunchDarkly; never raises."""
-        try:
-            decision = self._decide(key, dimensions, attributes)
-        except Exception as exc:  # the SDK should not raise; if it does, the default, counted
-            log.exception("LaunchDarkly evaluation of %s failed", key)
-            decision = default_decision(
-                key,
-                ReasonKind.ERROR,
-                f"LaunchDarkly evaluation failed: {exc!r}",
-                error=DecisionError.EVALUATION_FAILED,
-            )
-        decision = with_default(decision, default)
-        self._counters.count(decision)
-        return decision
-
-    def explain(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str] = _EMPTY) -> Explanation:
-        """The decision; LaunchDarkly does not list losing rules, so there are no candidates."""
-        return Explanation(
-            decision=self.decide(key, dimensions, attributes), dimensions=dict(dimensions), attributes=dict(attributes)
-        )
-
-    def counters(self) -> dict[str, int]:
-        return self._counters.snapshot()
 
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]
 
     def _decide(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str]) -> Decision:
-        unknown = sorted(set(dimensions) - _DIMENSION_NAMES)
-        if unknown:
-            return default_decision(
-                key,
-                ReasonKind.ERROR,
-                f"unknown dimension {unknown[0]!r} in the request",
-                error=DecisionError.UNKNOWN_DIMENSION,
-            )
         context = context_for(dimensions, attributes)
         if not context.valid:
             return default_decision(

@@ -29,12 +29,11 @@ from openfeature.flag_evaluation import FlagEvaluationDetails, Reason
 
 from flags._index import default_decision, stage_of
 from flags.bucketing import bucket_fraction, in_rollout, salt_for
-from flags.counters import DecisionCounters
-from flags.decision import Decision, DecisionError, Explanation, ReasonKind
-from flags.evaluator import MISSING, _Missing, with_default
+from flags.decision import Decision, DecisionError, ReasonKind
 from flags.keys import STAGE_KEY, default_for, problem
-from flags.model import DEFAULT_BUCKET_BY, DIMENSIONS, JsonValue, MigrationStage
+from flags.model import DEFAULT_BUCKET_BY, JsonValue, MigrationStage
 from flags.openfeature_context import context_for
+from flags.remote_source import RemoteFlagSource
 
 __all__ = ["FORCE_LEGACY_FLAG", "OpenFeatureFlagSource"]
 
@@ -42,7 +41,6 @@ log = logging.getLogger(__name__)
 
 FORCE_LEGACY_FLAG = "cloudops.force-legacy"
 _EMPTY: Mapping[str, str] = {}
-_DIMENSION_NAMES = frozenset(d.value for d in DIMENSIONS)
 _ERRORS = {
     ErrorCode.PROVIDER_NOT_READY: DecisionError.STORE_UNAVAILABLE,
     ErrorCode.PROVIDER_FATAL: DecisionError.STORE_UNAVAILABLE,
@@ -54,13 +52,15 @@ _ERRORS = {
 }
 
 
-class OpenFeatureFlagSource:
+class OpenFeatureFlagSource(RemoteFlagSource):
     """A FlagSource (decide/explain, never raising) over an OpenFeature client."""
 
+    backend = "OpenFeature"
+
     def __init__(self, client: OpenFeatureClient, *, kill_switch_flag: str | None = FORCE_LEGACY_FLAG) -> None:
+        super().__init__()
         self.client = client
         self.kill_switch_flag = kill_switch_flag
-        self._counters = DecisionCounters()
 
     @property
     def provider_name(self) -> str:
@@ -69,47 +69,10 @@ class OpenFeatureFlagSource:
         except Exception:
             return "unknown"
 
-    def decide(
-        self,
-        key: str,
-        dimensions: Mapping[str, str],
-        attributes: Mapping[str, str] = _EMPTY,
-        *,
-        default: JsonValue | _Missing = MISSING,
-    ) -> Decision:
-        """The value of `key` for a request, from the OpenFeature provider; never raises."""
-        try:
-            decision = self._decide(key, dimensions, attributes)
-        except Exception as exc:  # the SDK catches provider exceptions; anything left is a bug: the default
-            log.exception("OpenFeature evaluation of %s failed", key)
-            decision = default_decision(
-                key, ReasonKind.ERROR, f"OpenFeature evaluation failed: {exc!r}", error=DecisionError.EVALUATION_FAILED
-            )
-        decision = with_default(decision, default)
-        self._counters.count(decision)
-        return decision
-
-    def explain(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str] = _EMPTY) -> Explanation:
-        """The decision; an OpenFeature provider does not list the rules that lost, so there are no candidates."""
-        return Explanation(
-            decision=self.decide(key, dimensions, attributes), dimensions=dict(dimensions), attributes=dict(attributes)
-        )
-
-    def counters(self) -> dict[str, int]:
-        return self._counters.snapshot()
-
     def close(self) -> None:
         """Nothing to release: the provider belongs to whoever registered it with the OpenFeature API."""
 
     def _decide(self, key: str, dimensions: Mapping[str, str], attributes: Mapping[str, str]) -> Decision:
-        unknown = sorted(set(dimensions) - _DIMENSION_NAMES)
-        if unknown:
-            return default_decision(
-                key,
-                ReasonKind.ERROR,
-                f"unknown dimension {unknown[0]!r} in the request",
-                error=DecisionError.UNKNOWN_DIMENSION,
-            )
         context = context_for(dimensions, attributes)
         provider = self.provider_name
         if self.kill_switch_flag:
