@@ -23,8 +23,8 @@ from gateway.tables import gateway_operations, gateway_tasks
 from router.metrics import RouterMetrics
 from router.retention import PruneRule
 from router.retention_loop import RetentionLoop
-from router.retention_sql import prune
-from router.retention_values import DEFAULT_INTERVAL_S, RetentionPolicy
+from router.retention_sql import retention_loop
+from router.retention_values import DEFAULT_INTERVAL_S
 
 __all__ = ["FINISHED_STATES", "GatewayTaskRule", "gateway_retention_loop", "gateway_rules"]
 
@@ -69,12 +69,4 @@ def gateway_retention_loop(
     engine: sa.Engine, max_age_s: float | None, metrics: RouterMetrics, *, interval_s: float = DEFAULT_INTERVAL_S
 ) -> RetentionLoop | None:
     """The background prune of the gateway's tables; None when its retention is `off`."""
-    if max_age_s is None:
-        return None
-    policy = RetentionPolicy(max_age_s)
-    return RetentionLoop(
-        lambda keep_going: prune(engine, policy, gateway_rules(), keep_going=keep_going),
-        metrics,
-        interval_s=interval_s,
-        name="gateway_retention",
-    )
+    return retention_loop(engine, max_age_s, gateway_rules(), metrics, interval_s=interval_s, name="gateway_retention")

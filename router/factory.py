@@ -29,9 +29,8 @@ from router.ownership import SqlOwnership
 from router.reconciler import ReconcileSettings
 from router.records import BufferedRecorder, SqlRecordStore
 from router.retention import router_rules
-from router.retention_loop import RetentionLoop
-from router.retention_sql import prune
-from router.retention_values import DEFAULT_INTERVAL_S, RetentionPolicy
+from router.retention_sql import retention_loop
+from router.retention_values import DEFAULT_INTERVAL_S
 from router.routing import FlagSource, RoutingRunner
 from router.routing_values import FlagBackend
 from router.shadow import ShadowExecutor, ShadowSettings
@@ -105,20 +104,6 @@ def flag_source(config: RouterConfig) -> FlagClient | OpenFeatureFlagSource:
     )
 
 
-def _retention_loop(
-    engine: sa.Engine, max_age_s: float | None, metrics: RouterMetrics, interval_s: float
-) -> RetentionLoop | None:
-    """The background prune of the router's tables; None when retention is `off`."""
-    if max_age_s is None:
-        return None
-    policy = RetentionPolicy(max_age_s)
-    return RetentionLoop(
-        lambda keep_going: prune(engine, policy, router_rules(), keep_going=keep_going),
-        metrics,
-        interval_s=interval_s,
-    )
-
-
 def build_routing_runner(
     config: RouterConfig,
     *,
@@ -155,7 +140,7 @@ def build_routing_runner(
     flags = own_flags or flags
     assert flags is not None
     recorder = BufferedRecorder(SqlRecordStore(engine), metrics)
-    retention = _retention_loop(engine, retention_s, metrics, retention_interval_s)
+    retention = retention_loop(engine, retention_s, router_rules(), metrics, interval_s=retention_interval_s)
     shadow_settings = ShadowSettings(max_concurrency=config.shadow_max_concurrency, timeout_s=config.shadow_timeout_s)
     shadows = ShadowExecutor(
         shadow_settings,

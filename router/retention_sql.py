@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from router.errors import RetentionUnavailable
+from router.metrics import RouterMetrics
 from router.retention import PruneRule
-from router.retention_values import PruneReport, RetentionPolicy
+from router.retention_loop import RetentionLoop
+from router.retention_values import DEFAULT_INTERVAL_S, PruneReport, RetentionPolicy
 
-__all__ = ["prune"]
+__all__ = ["prune", "retention_loop"]
 
 
 def prune(
@@ -74,3 +76,25 @@ def _why(engine: sa.Engine, exc: sa.exc.SQLAlchemyError) -> str:
     missing = any(word in first.lower() for word in ("no such table", "does not exist", "undefinedtable"))
     advice = "run `cloudops db upgrade` on it first" if missing else "check that it is up and reachable"
     return f"cannot prune {where}: {first} ({advice})"
+
+
+def retention_loop(
+    engine: sa.Engine,
+    max_age_s: float | None,
+    rules: Sequence[PruneRule],
+    metrics: RouterMetrics,
+    *,
+    interval_s: float = DEFAULT_INTERVAL_S,
+    name: str = "retention",
+) -> RetentionLoop | None:
+    """The background prune of `rules`' tables every `interval_s`; None when retention is `off` (no max age).
+    The router's factory and the gateway both start theirs here."""
+    if max_age_s is None:
+        return None
+    policy = RetentionPolicy(max_age_s)
+    return RetentionLoop(
+        lambda keep_going: prune(engine, policy, rules, keep_going=keep_going),
+        metrics,
+        interval_s=interval_s,
+        name=name,
+    )
