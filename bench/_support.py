@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,8 @@ import click
 from durable_runner.dev_server import temporal_cli
 
 __all__ = [
+    "add_baseline_tree",
+    "remove_baseline_tree",
     "FiniteFloat",
     "Target",
     "clopper_pearson_upper",
@@ -245,3 +248,22 @@ def emit(report: Mapping[str, Any], started: float, *, text: str | None = None) 
         click.echo(f"({document['duration_s']} s; --json prints every figure and the machine)")
         return
     click.echo(yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False), nl=False)
+
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def add_baseline_tree(ref: str, where: Path) -> Path | None:
+    """A `git worktree` of `ref` at `where/baseline`, the code a benchmark measures as its in-run baseline; None
+    when git is missing or cannot check `ref` out. Remove it with `remove_baseline_tree`."""
+    if shutil.which("git") is None:
+        return None
+    tree = where / "baseline"
+    done = subprocess.run(
+        ["git", "-C", str(_REPO), "worktree", "add", "--detach", str(tree), ref], capture_output=True, text=True
+    )
+    return tree if done.returncode == 0 else None
+
+
+def remove_baseline_tree(tree: Path) -> None:
+    subprocess.run(["git", "-C", str(_REPO), "worktree", "remove", "--force", str(tree)], check=False)

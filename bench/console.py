@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit
+from bench._support import Target, add_baseline_tree, emit, remove_baseline_tree
 
 __all__ = ["command"]
 
@@ -182,16 +181,6 @@ def _probe(tree: Path, url: str, repeat: int, paths: dict[str, str]) -> dict[str
     }
 
 
-def _baseline_tree(ref: str, where: Path) -> Path | None:
-    if shutil.which("git") is None:
-        return None
-    tree = where / "baseline"
-    done = subprocess.run(
-        ["git", "-C", str(_REPO), "worktree", "add", "--detach", str(tree), ref], capture_output=True, text=True
-    )
-    return tree if done.returncode == 0 else None
-
-
 def _ratio(current: dict[str, Any], baseline: Any, name: str) -> float | None:
     if not isinstance(baseline, dict) or "whole_matrix_one_page" not in baseline or name not in current:
         return None
@@ -216,10 +205,10 @@ def command(as_json: bool, applications: int, accounts: int, repeat: int, baseli
         current = _probe(_REPO, url, repeat, _CURRENT_PATHS)
         baseline: Any = "not measured (--no-baseline)"
         if not no_baseline:
-            tree = _baseline_tree(baseline_ref, where)
+            tree = add_baseline_tree(baseline_ref, where)
             baseline = _probe(tree, url, repeat, _BASELINE_PATHS) if tree else "unavailable (no git worktree)"
             if tree is not None:
-                subprocess.run(["git", "-C", str(_REPO), "worktree", "remove", "--force", str(tree)], check=False)
+                remove_baseline_tree(tree)
 
     def seconds(name: str, figure: str = "median_s") -> float | None:
         figures = current.get(name)

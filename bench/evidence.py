@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 
 import click
 
-from bench._support import Target, emit
+from bench._support import Target, add_baseline_tree, emit, remove_baseline_tree
 
 __all__ = ["command"]
 
@@ -116,16 +115,6 @@ def _probe(tree: Path, url: str, mode: str, repeats: int) -> dict[str, Any]:
             return {"error": lines[-1] if lines else f"exit status {child.returncode}"}
         result: dict[str, Any] = json.loads(out.read())
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
-
-
-def _baseline_tree(ref: str, where: Path) -> Path | None:
-    if shutil.which("git") is None:
-        return None
-    tree = where / "baseline"
-    done = subprocess.run(
-        ["git", "-C", str(_REPO), "worktree", "add", "--detach", str(tree), ref], capture_output=True, text=True
-    )
-    return tree if done.returncode == 0 else None
 
 
 def _ratios(read_model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float | None]:
@@ -224,7 +213,7 @@ def command(
         _empty(postgres_url)
     with tempfile.TemporaryDirectory(prefix="cloudops-bench-evidence-") as tmp:
         where = Path(tmp)
-        baseline = None if no_baseline else _baseline_tree(baseline_ref, where)
+        baseline = None if no_baseline else add_baseline_tree(baseline_ref, where)
         if baseline is None and not no_baseline:
             raise click.ClickException(f"cannot check out --baseline-ref {baseline_ref!r} (pass --no-baseline?)")
         databases: dict[str, Any] = {}
@@ -237,7 +226,7 @@ def command(
                 databases[name] = {"fill_s": round(fill_s, 1), **_measure(url, baseline, repeats)}
         finally:
             if baseline is not None:
-                subprocess.run(["git", "-C", str(_REPO), "worktree", "remove", "--force", str(baseline)], check=False)
+                remove_baseline_tree(baseline)
     targets = [t for name in urls for t in _targets(name, databases[name])]
     if not postgres_url:
         databases["postgresql"] = "not measured: pass --postgres-url"
