@@ -123,11 +123,11 @@ def _build(stage: str, work_s: float, candidate_s: float, sql_url: str | None, r
     metrics = RouterMetrics()
     owners: OwnershipStore = InMemoryOwnership()
     resources: list[object] = []
-    owners_engine = None
-    if sql_url:
-        owners_engine = sql_engine(sql_url)
+    owners_engine = sql_engine(sql_url) if sql_url else None
+    if owners_engine is not None:
         owners, resources = SqlOwnership(owners_engine), [owners_engine]
-    records = owners_engine if sql_url and sql_url == records_url else sa.create_engine(records_url)
+    shared = owners_engine is not None and sql_url == records_url
+    records = owners_engine if owners_engine is not None and shared else sa.create_engine(records_url)
     recorder = BufferedRecorder(SqlRecordStore(records), metrics, capacity=1_000_000)
     shadows = ShadowExecutor(ShadowSettings(max_concurrency=64), publish=recorder.record_comparison, metrics=metrics)
     router = RoutingRunner(
@@ -150,7 +150,7 @@ def _build(stage: str, work_s: float, candidate_s: float, sql_url: str | None, r
             time.sleep(0.01)
         recorder.flush(30)
 
-    return _Built(router, durable if stage == "complete" else legacy, settle, owners_engine if sql_url else None)
+    return _Built(router, durable if stage == "complete" else legacy, settle, owners_engine)
 
 
 def _request(prefix: str, i: int) -> Any:
