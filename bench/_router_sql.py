@@ -11,13 +11,15 @@ and the pool checkouts (each one a pre-ping round trip on PostgreSQL). bench/rou
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
 import sqlalchemy as sa
 
-__all__ = ["caller_sql_per_operation", "open_postgres", "sql_engine"]
+__all__ = ["caller_sql_per_operation", "database_floor", "open_postgres", "sql_engine"]
 
 
 def sql_engine(url: str, *, pre_ping: bool = True) -> sa.Engine:
@@ -97,3 +99,32 @@ def caller_sql_per_operation(engine: sa.Engine, call: Callable[[Any], Any], requ
     per = {k: round(v / done, 2) for k, v in counter.counts.items()} if done else {}
     pre_ping = bool(getattr(engine.pool, "_pre_ping", False))
     return {"operations": done, **per, "pre_ping_on_checkout": pre_ping}
+
+
+def database_floor(url: str, samples: int) -> dict[str, Any]:
+    """The database's own round trips at this moment, from the driver with no pool and no SQLAlchemy: `SELECT 1`,
+    and a one-row `INSERT .. ON CONFLICT DO NOTHING` committed as it runs (what a claim waits for: a round trip and
+    a durable commit) into a scratch table dropped afterwards. On a shared machine most of a round trip is waiting
+    to be scheduled, the server's process and ours: no router code can be faster than this floor."""
+    import psycopg
+
+    from bench._support import summary_us
+
+    scratch = f"cloudops_bench_floor_{uuid.uuid4().hex[:8]}"
+    clock = time.perf_counter
+    select: list[float] = []
+    insert: list[float] = []
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {scratch} (id text PRIMARY KEY)")
+        try:
+            statement = f"INSERT INTO {scratch} (id) VALUES (%s) ON CONFLICT DO NOTHING"
+            for i in range(samples):
+                began = clock()
+                conn.execute("SELECT 1").fetchone()
+                select.append(clock() - began)
+                began = clock()
+                conn.execute(statement, (str(i),))
+                insert.append(clock() - began)
+        finally:
+            conn.execute(f"DROP TABLE {scratch}")
+    return {"select_1": summary_us(select), "insert_commit": summary_us(insert)}

@@ -332,7 +332,7 @@ def command(
     postgres_url: str | None,
 ) -> None:
     """The router's overhead per operation, and the authoritative call's latency with shadows on vs off."""
-    from bench._router_sql import open_postgres
+    from bench._router_sql import database_floor, open_postgres
 
     started = time.monotonic()
     postgres_url = open_postgres(postgres_url) if postgres_url else None
@@ -347,7 +347,9 @@ def command(
             click.echo(f"instant path, SQL ownership: +{instant_sql['overhead_p50_us']} us p50", err=True)
             instant_pg: dict[str, Any] | str = "not measured: pass --postgres-url"
             no_ping: dict[str, Any] = {}
+            floor: dict[str, Any] = {}
             if postgres_url:
+                floor = database_floor(postgres_url, max(1, samples // 5))
                 instant_pg = _postgres_arm(samples, postgres_url, instant, pre_ping=True)
                 no_ping = _postgres_arm(samples, postgres_url, instant, pre_ping=False)
             fast = _overhead(work_samples, work_s, None, records)
@@ -389,4 +391,6 @@ def command(
     }
     if not isinstance(instant_pg, dict):
         report["postgresql"] = instant_pg
+    else:  # what the database itself takes per round trip at this load, measured just before the arms
+        report["postgresql_floor"] = floor
     emit(report, started)

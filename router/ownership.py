@@ -24,7 +24,7 @@ so the router handles an outage without knowing how the store keeps its rows.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -243,13 +243,10 @@ class SqlOwnership:
         return Claim(found, False)
 
     def _insert_if_absent(self, values: dict[str, Any]) -> bool:
-        """Insert the row unless its operation has one; True when inserted. On PostgreSQL and SQLite one statement;
-        on PostgreSQL committed as it runs (autocommit: no BEGIN and COMMIT round trips of its own), on SQLite in a
-        transaction of its own (local calls; autocommit there would commit whatever a shared in-memory connection
-        has open). Elsewhere a plain insert, whose duplicate key says the row was there."""
+        """Insert the row unless its operation has one; True when inserted. On PostgreSQL and SQLite one statement
+        (`_single_statement`); elsewhere a plain insert, whose duplicate key says the row was there."""
         if self._claim is not None:
-            opened = self._autocommit.connect() if self.engine.dialect.name == "postgresql" else self.engine.begin()
-            with opened as conn:
+            with self._single_statement() as conn:
                 return conn.execute(self._claim, values).first() is not None
         try:
             with self.engine.begin() as conn:
@@ -257,6 +254,12 @@ class SqlOwnership:
         except sa.exc.IntegrityError:
             return False
         return True
+
+    def _single_statement(self) -> AbstractContextManager[sa.Connection]:
+        """A connection for one statement that is its own transaction: on PostgreSQL in autocommit (no BEGIN and
+        COMMIT round trips), elsewhere in a transaction of its own (SQLite's are local calls, and autocommit there
+        would commit whatever a shared in-memory connection has open)."""
+        return self._autocommit.connect() if self.engine.dialect.name == "postgresql" else self.engine.begin()
 
     def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
         with _answering("reassign the operation", operation_id), self.engine.begin() as conn:
@@ -268,7 +271,8 @@ class SqlOwnership:
         return moved.rowcount == 1
 
     def note_handle(self, operation_id: str, handle: str) -> None:
-        with _answering("keep the handle", operation_id), self.engine.begin() as conn:
+        """One UPDATE, on the caller's path after a start: on PostgreSQL committed as it runs, as the claim is."""
+        with _answering("keep the handle", operation_id), self._single_statement() as conn:
             conn.execute(
                 operation_owners.update()
                 .where(operation_owners.c.operation_id == operation_id)

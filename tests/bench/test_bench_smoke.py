@@ -210,6 +210,8 @@ def test_bench_router_measures_ownership_and_records_on_postgresql(postgres_serv
     target = report["targets"][-1]
     assert target["value"] == overhead["instant_path_postgresql_ownership_and_records"]["added_over_in_memory_p50_us"]
     assert "postgresql" not in report  # measured, so not marked as not measured
+    for floor in report["postgresql_floor"].values():
+        _summary_ok(floor, 40, "us")
 
 
 def test_bench_router_refuses_a_postgres_url_that_is_not_one() -> None:

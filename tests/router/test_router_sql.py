@@ -90,7 +90,8 @@ def test_concurrent_claims_of_one_operation_make_exactly_one_owner(engine: sa.En
 
 
 def test_a_first_claim_is_one_statement_on_the_callers_connection(engine: sa.Engine) -> None:
-    """The claim is on every operation's path: one INSERT .. ON CONFLICT DO NOTHING, no read before or after."""
+    """The claim is on every operation's path: one INSERT .. ON CONFLICT DO NOTHING, no read before or after; the
+    handle kept after a start is one UPDATE."""
     owners = SqlOwnership(engine)
     owners.claim("op-warm", Path.DURABLE, "warm the pool")
     statements: list[str] = []
@@ -104,8 +105,12 @@ def test_a_first_claim_is_one_statement_on_the_callers_connection(engine: sa.Eng
         assert len(statements) == 1 and "ON CONFLICT" in statements[0].upper()
         assert not owners.claim("op-1", Path.LEGACY, "flags changed").won
         assert len(statements) == 3 and statements[2].lstrip().upper().startswith("SELECT")  # the loser reads it
+        owners.note_handle("op-1", "durable:cloudop-op-1")  # after a start, also on the caller's path
+        assert len(statements) == 4 and statements[3].lstrip().upper().startswith("UPDATE")
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
+    found = SqlOwnership(engine).by_handle("durable:cloudop-op-1")
+    assert found is not None and found.operation_id == "op-1" and found.path is Path.DURABLE
 
 
 def _outcome() -> OutcomeRecord:
