@@ -225,7 +225,7 @@ class SqlOwnership:
             return self._one(operation_owners.c.handle == handle)
 
     def _one(self, where: sa.ColumnElement[bool]) -> Ownership | None:
-        with self.engine.connect() as conn:
+        with self._single_statement() as conn:  # a retry's read after its claim found an owner: one round trip
             row = conn.execute(sa.select(operation_owners).where(where).limit(1)).first()
         return None if row is None else ownership_of(row)
 
