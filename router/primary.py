@@ -1,7 +1,8 @@
-"""The authoritative call of a RoutingRunner: claim the operation for its path (rule 2), give the path its
-options (the decision, rule 5, and the retry window), run or start it there, and fall back to legacy only when
-the durable workflow was certainly not started (rule 4). The handle a path gives is kept with the claim, so a
-process that did not start the operation can poll it and record its outcome (router/finishing.py).
+"""The authoritative call of a RoutingRunner, on the path its claim gave (rule 2, claimed in router/routing.py):
+give the path its options (the decision, rule 5, and the retry window), run or start it there, and fall back to
+legacy only when the durable workflow was certainly not started (rule 4). The handle a path gives is kept with
+the claim, so a process that did not start the operation can poll it and record its outcome
+(router/finishing.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from router.contract import (
 )
 from router.errors import OwnershipUnavailable, RunnerUnavailable
 from router.metrics import RouterMetrics
-from router.ownership import OwnershipStore, StartedOperation
+from router.ownership import OwnershipStore
 from router.policy import DecisionView, Route
 from router.routing_values import FallbackPolicy
 
@@ -68,15 +69,6 @@ class PrimaryCall:
         self._metrics = metrics
         self._fallback = fallback
 
-    def claim(self, request: OperationRequest, chosen: Route, options: RunOptions, started: StartedOperation) -> Path:
-        if options.dry_run:  # a dry run is not the operation: it claims nothing
-            return chosen.primary
-        try:
-            return self._owners.claim(request.operation_id, chosen.primary, chosen.decision.reason, started).path
-        except OwnershipUnavailable:
-            self._metrics.internal_errors.labels("ownership_store").inc()
-            return chosen.primary
-
     def options(self, request: OperationRequest, decision: RouteDecision, options: RunOptions) -> RunOptions:
         """What the path gets: the decision (rule 5: decided outside the workflow) and the retry window, the
         caller's or else the one flags set for the scope."""
@@ -91,7 +83,7 @@ class PrimaryCall:
     def run(
         self, request: OperationRequest, chosen: Route, options: RunOptions, path: Path
     ) -> tuple[OperationResult, bool]:
-        """Run on `path` (what `claim` returned), falling back as rule 4 allows; the result and whether it fell back."""
+        """Run on `path` (what the claim gave), falling back as rule 4 allows; the result and whether it fell back."""
         routed = self.options(request, replace(chosen.decision, path=path), options)
         try:
             return self._run_on(path, request, routed), False

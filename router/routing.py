@@ -1,11 +1,11 @@
 """RoutingRunner: the drop-in CloudOperationRunner that lets flags choose the path of every operation.
 
-For each operation: decide (flags, in memory) -> find or claim its owner (rule 2), keeping with the claim what a
-finisher needs -> run the authoritative path and return its result unchanged, with the decision attached ->
-shadow the other path in dry run when the stage and the sample say so -> record the outcome and the comparison
-off the caller's path, exactly once, whichever process sees the operation finish (router/finishing.py). The
-routing table itself is `router.policy.route`; the reconciler that finishes operations whose starter died is
-router/reconciler.py.
+For each operation: decide (flags, in memory) -> claim it for the path the flags give, or find the owner an
+earlier attempt left (rule 2), keeping with the claim what a finisher needs -> run the authoritative path and
+return its result unchanged, with the decision attached -> shadow the other path in dry run when the stage and
+the sample say so -> record the outcome and the comparison off the caller's path, exactly once, whichever
+process sees the operation finish (router/finishing.py). The routing table itself is `router.policy.route`; the
+reconciler that finishes operations whose starter died is router/reconciler.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from flags import SHADOW_SAMPLE_KEY, STAGE_KEY
@@ -37,6 +37,7 @@ from router.metrics import RouterMetrics
 from router.ownership import OwnershipStore, StartedOperation
 from router.policy import (
     DEFAULT_SHADOW_SAMPLE_PERCENT,
+    DecisionView,
     Route,
     route,
     sample_bucket,
@@ -146,9 +147,8 @@ class RoutingRunner:
         started_at = time.time()
         _refuse_decision(options)
         with operation_span(request, "run") as span:
-            chosen = self._route(request)
+            chosen, path = self._claimed_route(request, options)
             span.decided(chosen, self._provider_name())
-            path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
             ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
             try:
                 result, fallback = self._primary.run(request, chosen, options, path)
@@ -163,10 +163,8 @@ class RoutingRunner:
         started_at = time.time()
         _refuse_decision(options)
         with operation_span(request, "run") as span:
-            chosen = await asyncio.to_thread(self._route, request)
+            chosen, path = await asyncio.to_thread(self._claimed_route, request, options)
             span.decided(chosen, self._provider_name())
-            start = _start_of(request, chosen)
-            path = await asyncio.to_thread(self._primary.claim, request, chosen, options, start)
             ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
             try:
                 result, fallback = await self._primary.run_async(request, chosen, options, path)
@@ -181,9 +179,8 @@ class RoutingRunner:
         started_at = time.time()
         _refuse_decision(options)
         with operation_span(request, "start") as span:
-            chosen = self._route(request)
+            chosen, path = self._claimed_route(request, options)
             span.decided(chosen, self._provider_name())
-            path = self._primary.claim(request, chosen, options, _start_of(request, chosen))
             ticket = None if options.dry_run else self._begin_shadow(request, chosen, options)
             try:
                 handle, fallback = self._primary.start(request, chosen, options, path)
@@ -227,39 +224,59 @@ class RoutingRunner:
         return name if isinstance(name, str) else "cloudops"
 
     def _route(self, request: OperationRequest, *, count: bool = True) -> Route:
+        """The route from the flags and the recorded owner, read first (a dry run, `decide`)."""
+        flagged = self._flagged(request)
+        try:
+            found = self._owners.owner(request.operation_id)
+            chosen = flagged.routed(found.path if found else None)
+        except OwnershipUnavailable:
+            chosen = self._unknown_owner(request, flagged)
+        return self._counted(chosen) if count else chosen
+
+    def _claimed_route(self, request: OperationRequest, options: RunOptions) -> tuple[Route, Path]:
+        """The route of a call and the path it runs on. A real operation is claimed first, for the path the flags
+        give: one statement that either makes the claim or finds the owner an earlier attempt left (rule 2), where
+        reading the owner and then claiming took two transactions on the caller's path. A found owner is routed on
+        exactly as a read one was. A dry run claims nothing: it reads the owner."""
+        if options.dry_run:
+            chosen = self._route(request)
+            return chosen, chosen.primary
+        flagged = self._flagged(request)
+        fresh = flagged.routed(None)
+        try:
+            claim = self._owners.claim(
+                request.operation_id, fresh.primary, fresh.decision.reason, _start_of(request, fresh)
+            )
+        except OwnershipUnavailable:
+            chosen = self._unknown_owner(request, flagged)
+            return self._counted(chosen), chosen.primary
+        return self._counted(fresh if claim.won else flagged.routed(claim.path)), claim.path
+
+    def _flagged(self, request: OperationRequest) -> _Flagged:
         dims = request.dimensions()
         attrs = {"operation_id": request.operation_id, "execution_id": request.execution_id or ""}
         decision = self._flags.decide(STAGE_KEY, dims, attrs)
         sample = self._flags.decide(SHADOW_SAMPLE_KEY, dims, attrs)
-        sample_percent = shadow_sample_percent(sample, self._default_sample)
-        owner, unknown_owner = self._current_owner(request.operation_id)
-        chosen = route(
-            decision,
-            shadow_sample_percent=sample_percent,
-            shadow_bucket=sample_bucket(request.operation_id),
-            owner=owner,
-        )
-        if unknown_owner is not None:
-            reason = f"{unknown_owner}; the flags said: {decision.reason}"
-            decided = replace(chosen.decision, reason=reason)
-            chosen = replace(chosen, decision=decided, basis=RouteBasis.OWNERSHIP_UNAVAILABLE)
-        if count:
-            self.metrics.decisions.labels(chosen.decision.stage, chosen.primary.value, chosen.basis.value).inc()
+        return _Flagged(decision, shadow_sample_percent(sample, self._default_sample), request.operation_id)
+
+    def _counted(self, chosen: Route) -> Route:
+        self.metrics.decisions.labels(chosen.decision.stage, chosen.primary.value, chosen.basis.value).inc()
         return chosen
 
-    def _current_owner(self, operation_id: str) -> tuple[Path | None, str | None]:
-        """The recorded owner, or, when the store cannot say, the safe path and why it was chosen."""
-        try:
-            found = self._owners.owner(operation_id)
-            return (found.path if found else None), None
-        except OwnershipUnavailable:
-            # Without the ownership store, the durable path itself says whether it ever started this operation
-            # (its workflow id derives from the operation id); if not, legacy is safe: a legacy retry dedupes.
-            self.metrics.internal_errors.labels("ownership_store").inc()
-            log.warning("ownership store unavailable; asking the durable path about %s", operation_id)
-            if self._durable.has_started(operation_id):
-                return Path.DURABLE, "ownership store unavailable: the durable path has this operation's workflow"
-            return Path.LEGACY, "ownership store unavailable and no workflow exists: legacy, where a retry dedupes"
+    def _unknown_owner(self, request: OperationRequest, flagged: _Flagged) -> Route:
+        """The route when the ownership store cannot say who owns the operation: the durable path itself says
+        whether it ever started it (its workflow id derives from the operation id); if not, legacy is safe, where
+        a retry dedupes."""
+        self.metrics.internal_errors.labels("ownership_store").inc()
+        log.warning("ownership store unavailable; asking the durable path about %s", request.operation_id)
+        if self._durable.has_started(request.operation_id):
+            owner, why = Path.DURABLE, ": the durable path has this operation's workflow"
+        else:
+            owner, why = Path.LEGACY, " and no workflow exists: legacy, where a retry dedupes"
+        said = f"ownership store unavailable{why}; the flags said: {flagged.decision.reason}"
+        chosen = flagged.routed(owner)
+        decided = replace(chosen.decision, reason=said)
+        return replace(chosen, decision=decided, basis=RouteBasis.OWNERSHIP_UNAVAILABLE)
 
     # -- shadows and records ------------------------------------------------------------------------------------
 
@@ -273,6 +290,19 @@ class RoutingRunner:
             self.metrics.internal_errors.labels("shadow_begin").inc()
             log.exception("could not start a shadow for %s", request.operation_id)
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Flagged:
+    """What the flags say of one operation, routed once its owner is known (or known to be none)."""
+
+    decision: DecisionView
+    sample_percent: float
+    operation_id: str
+
+    def routed(self, owner: Path | None) -> Route:
+        bucket = sample_bucket(self.operation_id)
+        return route(self.decision, shadow_sample_percent=self.sample_percent, shadow_bucket=bucket, owner=owner)
 
 
 def _start_of(request: OperationRequest, chosen: Route) -> StartedOperation:

@@ -12,7 +12,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from infra import REPO_ROOT, cloudops_argv
+from infra import REPO_ROOT, Process, cloudops_argv
 
 
 def _bench(*args: str, timeout: float = 120) -> dict[str, Any]:
@@ -180,6 +180,49 @@ def test_bench_router_reports_overhead_and_the_shadow_ratio() -> None:
             shadow["shadow_on"]["p50_us"] - shadow["shadow_off"]["p50_us"], abs=0.2
         )
         assert sum(shadow["shadows_compared"].values()) + shadow["shadows_skipped_at_the_cap"] >= n
+    assert report["postgresql"] == "not measured: pass --postgres-url"
+
+
+@pytest.mark.postgres
+def test_bench_router_measures_ownership_and_records_on_postgresql(postgres_server: Process) -> None:
+    import psycopg
+
+    base = postgres_server.extra["url"]
+    with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_router")
+        conn.execute("CREATE DATABASE bench_router")
+    url = base.rsplit("/", 1)[0] + "/bench_router"
+    report = _bench(
+        "router", "--samples", "200", "--work-samples", "20", "--work-ms", "1", "--shadow-work-ms", "2",
+        "--candidate-ms", "5", "--postgres-url", url,
+    )  # fmt: skip
+    overhead = report["overhead"]
+    in_memory = overhead["instant_path_in_memory_ownership"]
+    for name in ("instant_path_postgresql_ownership_and_records", "instant_path_postgresql_pool_without_pre_ping"):
+        figures = overhead[name]
+        _summary_ok(figures["router"], 40, "us")
+        added = figures["router"]["p50_us"] - in_memory["router"]["p50_us"]
+        assert figures["added_over_in_memory_p50_us"] == pytest.approx(added, abs=0.2)
+        # A first attempt's claim: one statement on one checkout, nothing else on the caller's thread.
+        sql = figures["caller_sql_per_operation"]
+        assert (sql["operations"], sql["statements"], sql["checkouts"]) == (50, 1.0, 1.0), sql
+        assert sql["pre_ping_on_checkout"] is (name == "instant_path_postgresql_ownership_and_records")
+    target = report["targets"][-1]
+    assert target["value"] == overhead["instant_path_postgresql_ownership_and_records"]["added_over_in_memory_p50_us"]
+    assert "postgresql" not in report  # measured, so not marked as not measured
+    for floor in report["postgresql_floor"].values():
+        _summary_ok(floor, 40, "us")
+
+
+def test_bench_router_refuses_a_postgres_url_that_is_not_one() -> None:
+    done = subprocess.run(
+        cloudops_argv("bench", "router", "--json", "--postgres-url", "sqlite:///x.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+    assert done.returncode != 0 and "give a PostgreSQL one" in done.stderr and "Traceback" not in done.stderr
 
 
 _EVIDENCE_BASELINE = "f60b18b3f664988c444666cac2df6b7b3552c204"

@@ -25,7 +25,7 @@ from router.contract import (
 )
 from router.errors import OwnershipUnavailable, RunnerUnavailable
 from router.metrics import RouterMetrics
-from router.ownership import InMemoryOwnership, OwnershipStore, StartedOperation
+from router.ownership import Claim, InMemoryOwnership, Ownership, OwnershipStore, StartedOperation
 from router.records import OutcomeRecord
 from router.routing import FallbackPolicy, RoutingRunner
 from router.shadow import ShadowExecutor, ShadowRecord, ShadowSettings
@@ -213,7 +213,7 @@ class DownOwnership:
     def owner(self, operation_id: str) -> None:
         raise OwnershipUnavailable("select: connection refused", operation_id=operation_id)
 
-    def claim(self, operation_id: str, path: Path, reason: str, started: StartedOperation | None = None) -> None:
+    def claim(self, operation_id: str, path: Path, reason: str, started: StartedOperation | None = None) -> Claim:
         raise OwnershipUnavailable("insert: connection refused", operation_id=operation_id)
 
     def reassign(self, operation_id: str, from_path: Path, to_path: Path, reason: str) -> bool:
@@ -281,3 +281,52 @@ def test_decide_says_the_route_without_running_or_counting_a_decision(h: Harness
     assert h.durable.executed == [] and h.legacy.executed == []
     h.router.run(_request("op-decided"))
     assert h.router.metrics.value("cloudops_router_decisions_total", labels) == 1
+
+
+class CountingOwnership(InMemoryOwnership):
+    """The in-memory store, counting the calls the router makes on an operation's path (logic unchanged)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def owner(self, operation_id: str) -> Ownership | None:
+        self.calls.append("owner")
+        return super().owner(operation_id)
+
+    def claim(self, operation_id: str, path: Path, reason: str, started: StartedOperation | None = None) -> Claim:
+        self.calls.append("claim")
+        return super().claim(operation_id, path, reason, started)
+
+
+def test_an_operation_is_claimed_without_reading_its_owner_first_and_a_found_owner_still_wins() -> None:
+    owners = CountingOwnership()
+    h = _build(owners=owners)
+    try:
+        h.flags.stage("complete")
+        assert h.router.run(_request("op-once")).path is Path.DURABLE
+        assert owners.calls == ["claim"]  # one call to the store on the caller's path, not a read then a claim
+        owners.claim("op-legacy", Path.LEGACY, "an earlier attempt, under stage legacy")
+        owners.calls.clear()
+        second = h.router.run(_request("op-legacy"))
+        assert owners.calls == ["claim"] and second.path is Path.LEGACY and len(h.durable.executed) == 1
+        assert second.decision is not None and "owned by the legacy path" in second.decision.reason
+        labels = {"stage": "complete", "path": "legacy", "basis": "owned"}
+        assert h.router.metrics.value("cloudops_router_decisions_total", labels) == 1
+    finally:
+        h.router.close()
+
+
+def test_a_retry_owned_by_durable_never_falls_back_though_the_flags_still_say_durable() -> None:
+    """A claim that finds an owner is a later attempt even when the owner is the path the flags give: rule 4."""
+    owners = CountingOwnership()
+    h = _build(owners=owners)
+    try:
+        h.flags.stage("complete")
+        owners.claim("op-again", Path.DURABLE, "stage complete")
+        h.durable.unavailable = RunnerUnavailable("connection refused", path="durable", may_have_started=False)
+        result = h.router.run(_request("op-again"))
+        assert result.status is ResultStatus.FAILED and result.path is Path.DURABLE and h.legacy.executed == []
+        assert owners.owner("op-again").path is Path.DURABLE  # type: ignore[union-attr]
+    finally:
+        h.router.close()
