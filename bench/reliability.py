@@ -6,9 +6,10 @@ state in a file, each against its own `cloudops sim-cloud` with the same --fault
 timeouts and applied-but-lost responses). The scenarios (bench/_rows.py) hit both paths the same way:
 executor-kill (clouddriver / worker SIGKILLed every --kill-every s; with --workers N, a random one of the N workers
 on the task queue, bench/_random_kill.py), state-kill (the state store with it: redis-server / the Temporal
-server), cloud-outage (the sim cloud hard down --outage-seconds every --outage-every) and orchestrator-kill (the process running the runners, resuming by handle). Per row: operations,
-failures with a 95 % upper bound, duplicated and lost mutations (from the sim cloud's journal, bench/_audit.py),
-orphaned server groups, zombie tasks, p50/p99; per scenario, the durable targets.
+server), cloud-outage (the sim cloud hard down --outage-seconds every --outage-every) and orchestrator-kill (the
+process running the runners, resuming by handle). Per row: operations, failures with a 95 % upper bound,
+duplicated and lost mutations (from the sim cloud's journal, bench/_audit.py), orphaned server groups, zombie
+tasks, p50/p99; per scenario, the durable targets.
 
 The legacy path runs as Clouddriver and Orca do (3 provider attempts with a fresh request each, Orca's submit
 retries, 30 consecutive 404s before a task counts as lost) except for two clocks, shortened so that thousands of
