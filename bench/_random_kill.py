@@ -9,6 +9,7 @@ choice is seeded (--seed), so a run can be repeated kill for kill.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -19,7 +20,7 @@ import click
 
 from bench._services import Service
 
-__all__ = ["RandomKiller"]
+__all__ = ["RandomKiller", "identities_polling"]
 
 
 class RandomKiller:
@@ -76,3 +77,24 @@ class RandomKiller:
             "kills_by_worker": {s.name: self.killed[s.name] for s in self.services},
             "starts_by_worker": {s.name: s.starts for s in self.services},
         }
+
+
+def identities_polling(address: str, task_queue: str) -> int:
+    """How many distinct worker identities the Temporal server saw polling `task_queue` for activities lately (a
+    restarted worker is a new process, so a new identity): the server's own evidence that the workers ran."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+    from temporalio.client import Client
+
+    async def ask() -> int:
+        client = await Client.connect(address)
+        request = DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        )
+        answer = await client.workflow_service.describe_task_queue(request)
+        return len({poller.identity for poller in answer.pollers})
+
+    return asyncio.run(ask())

@@ -30,7 +30,7 @@ from typing import Any
 
 from bench._audit import audit
 from bench._orchestrator import READY_LINE, durable_runner, wait_until_finished
-from bench._random_kill import RandomKiller
+from bench._random_kill import RandomKiller, identities_polling
 from bench._services import (
     Killer,
     Service,
@@ -290,6 +290,7 @@ def run_row(
         if orchestrator is not None:
             orchestrator.stop(5)
         zombies = _zombies(row, dep, records)
+        polled = identities_polling(dep.target, dep.task_queue) if row.path == "durable" else None
         result = audit(records, cloud.journal(), _final_groups(cloud, plans))
         failed = [r for r in records if not r.succeeded]
         return {
@@ -307,6 +308,7 @@ def run_row(
             "zombie_tasks": sum(v or 0 for v in zombies.values()),
             "zombie_tasks_detail": zombies,
             "durable_results_reattached": durable_execute.reattached if durable_execute else None,
+            "durable_worker_identities_polled": polled,
             "injected_faults": cloud.injected_faults(),
             "operation_duration": summary_ms([r.duration_s for r in records]),
             "workload_wall_time_s": round(workload_s, 1),
