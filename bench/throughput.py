@@ -1,21 +1,26 @@
-"""`cloudops bench throughput`: operations per second through the RoutingRunner onto Temporal, against the raw
-temporalio client starting the same workflow, in one run; and the worker's memory with 500 operations in flight.
+"""`cloudops bench throughput`: operations per second through the RoutingRunner onto Temporal, against a baseline
+commit's code and against the raw temporalio client, in one run; and the worker's memory at 500 in flight.
 
-Rate: one Temporal dev server, one `cloudops sim-cloud` (instances healthy at launch, no faults) and one `cloudops
-worker` (default tuning) in subprocesses. Each round runs --ops operations, --concurrency at a time, through four
-arms in turn, all starting the UntypedCloudOperationRunner input DurableRunner would send and awaiting
-`handle.result()`: the raw temporalio client with the same start options as the router's runs
-(`router.durable.start_options`: id policy, five search attributes, the decision in the memo, a summary), which is
-the target's baseline; the raw client with a plain start (id and task queue only), which shows what indexing
-those options costs the server; DurableRunner alone (the durable path without the router); and a RoutingRunner
-wired by `build_routing_runner` (flags, ownership and records in a SQLite file; the stage `complete` everywhere,
-so every operation goes durable and nothing is shadowed). Arms alternate, each round starting with the next
-one, so drift hits them all alike; the target is router ops/s over same-start raw ops/s over all rounds.
+Tree rows (bench/_tree_rows.py), first: the same workload through the RoutingRunner of a `git worktree` of
+--baseline-ref (its own worker, its own router, in fresh interpreters on that tree's code) and of this tree with
+each --workers count of worker processes on one task queue, alternating, with CPU per operation by process read from
+/proc; the target is this tree's 1-worker ops/s over the baseline's. --no-baseline measures this tree only.
 
-Memory: a second worker (started with the first, idle until then) over a sim cloud whose instances take --hold
-seconds to turn healthy; --in-flight operations are started through the router, and that worker's VmRSS
-(/proc/<pid>/status) is sampled while they stay open. The peak is the figure. The operations are terminated
-afterwards, so no benchmark work outlives the run.
+Rate (the in-process arms; --no-in-process skips them): one Temporal dev server, one `cloudops sim-cloud` (instances
+healthy at launch, no faults) and one `cloudops worker` (default tuning) in subprocesses. Each round runs --ops
+operations, --concurrency at a time, through four arms in turn, all starting the UntypedCloudOperationRunner input
+DurableRunner would send and awaiting `handle.result()`: the raw temporalio client with the same start options as
+the router's runs (`router.durable.start_options`: id policy, five search attributes, the decision in the memo, a
+summary), which is the target's baseline; the raw client with a plain start (id and task queue only), which shows
+what indexing those options costs the server; DurableRunner alone (the durable path without the router); and a
+RoutingRunner wired by `build_routing_runner` (flags, ownership and records in a SQLite file; the stage `complete`
+everywhere, so every operation goes durable and nothing is shadowed). Arms alternate, each round starting with the
+next one, so drift hits them all alike; the target is router ops/s over same-start raw ops/s over all rounds.
+
+Memory (bench/_worker_memory.py): a second worker (started with the first, idle until then) over a sim cloud whose
+instances take --hold seconds to turn healthy; --in-flight operations are started through the router, and that
+worker's VmRSS (/proc/<pid>/status) is sampled while they stay open. The peak is the figure. The operations are
+terminated afterwards, so no benchmark work outlives the run.
 """
 
 from __future__ import annotations
