@@ -30,6 +30,7 @@ from typing import Any
 
 from bench._audit import audit
 from bench._orchestrator import READY_LINE, durable_runner, wait_until_finished
+from bench._random_kill import RandomKiller, identities_polling
 from bench._services import (
     Killer,
     Service,
@@ -78,6 +79,7 @@ class RowSettings:
     legacy_timeout_s: float
     sticky_timeout_s: float
     nonce: str
+    workers: int = 1  # durable: worker processes on the task queue; executor-kill kills a random one of them
 
 
 @dataclass
@@ -90,6 +92,7 @@ class _Deployment:
     target: str  # the legacy service's URL, or the Temporal server's host:port
     task_queue: str
     runner: Any
+    workers: tuple[Service, ...] = ()  # durable: every worker on the task queue (`executor` is the first)
 
 
 def _final_groups(cloud: Any, plans: Sequence[Sequence[Pipeline]]) -> set[tuple[str, str, str]]:
@@ -133,12 +136,15 @@ def _durable(s: RowSettings, workdir: Path, stack: contextlib.ExitStack) -> Iter
     task_queue = f"bench-reliability-{s.nonce}"
     options = ["--health-poll", "0.1", "--wait-slice", "10", "--graceful-shutdown", "1"]
     options += ["--sticky-timeout", str(s.sticky_timeout_s)]
-    process = worker_service(workdir, sim.url, address, task_queue, options=options)
-    stack.callback(process.kill)
-    process.start()
+    # One worker keeps today's names (worker, its log); several are worker-1 ... worker-N on the same queue.
+    indexes = [0] if s.workers == 1 else list(range(1, s.workers + 1))
+    workers = [worker_service(workdir, sim.url, address, task_queue, options=options, index=i) for i in indexes]
+    for process in workers:
+        stack.callback(process.kill)
+    start_together(*workers)
     runner = durable_runner(address, task_queue)
     stack.callback(runner.close)
-    yield _Deployment(sim, process, temporal, address, task_queue, runner)
+    yield _Deployment(sim, workers[0], temporal, address, task_queue, runner, tuple(workers))
 
 
 class _DurableExecute:
@@ -180,14 +186,19 @@ def _fault_driver(scenario: str, row: Row, dep: _Deployment, s: RowSettings, orc
     if scenario == "orchestrator-kill":
         assert orchestrator is not None
         return Killer(orchestrator, s.kill_every_s)
+    executors = dep.workers or (dep.executor,)
     if scenario == "state-kill" and dep.store is not None:
-        return Killer(dep.store, s.kill_every_s, dep.executor)  # the store comes back first
+        return Killer(dep.store, s.kill_every_s, *executors)  # the store comes back first
+    if len(executors) > 1:
+        return RandomKiller(executors, s.kill_every_s, s.seed)
     return Killer(dep.executor, s.kill_every_s)
 
 
 def _killed(scenario: str, row: Row, dep: _Deployment) -> str:
     """What the scenario's driver hits on this row, in words, for the report."""
     executor = "clouddriver" if row.path == "legacy" else "worker"
+    if len(dep.workers) > 1:
+        executor = f"every one of the {len(dep.workers)} workers" if scenario == "state-kill" else "worker"
     if scenario == "cloud-outage":
         return "nothing killed: the sim cloud's API hard down (every call fails with 503 CloudUnavailable)"
     if scenario == "orchestrator-kill":
@@ -197,6 +208,8 @@ def _killed(scenario: str, row: Row, dep: _Deployment) -> str:
             return f"{executor} (the state store is the clouddriver itself: tasks in memory)"
         store = "redis-server (append-only file)" if row.path == "legacy" else "the Temporal server (SQLite file)"
         return f"{store} and {executor} together"
+    if len(dep.workers) > 1:
+        return f"a random one of the {len(dep.workers)} workers on the task queue"
     return executor
 
 
@@ -277,6 +290,7 @@ def run_row(
         if orchestrator is not None:
             orchestrator.stop(5)
         zombies = _zombies(row, dep, records)
+        polled = identities_polling(dep.target, dep.task_queue) if row.path == "durable" else None
         result = audit(records, cloud.journal(), _final_groups(cloud, plans))
         failed = [r for r in records if not r.succeeded]
         return {
@@ -294,6 +308,7 @@ def run_row(
             "zombie_tasks": sum(v or 0 for v in zombies.values()),
             "zombie_tasks_detail": zombies,
             "durable_results_reattached": durable_execute.reattached if durable_execute else None,
+            "durable_worker_identities_polled": polled,
             "injected_faults": cloud.injected_faults(),
             "operation_duration": summary_ms([r.duration_s for r in records]),
             "workload_wall_time_s": round(workload_s, 1),

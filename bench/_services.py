@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "sim_cloud",
     "start_together",
     "temporal_dev_server",
+    "tree_argv",
     "worker",
 ]
 
@@ -181,30 +183,33 @@ def temporal_dev_server(workdir: Path, *, db_file: Path | None = None, tuned: bo
 
 
 def worker(
-    workdir: Path, cloud_url: str, temporal_address: str, task_queue: str, *, options: Sequence[str] = ()
+    workdir: Path,
+    cloud_url: str,
+    temporal_address: str,
+    task_queue: str,
+    *,
+    options: Sequence[str] = (),
+    tree: Path | None = None,
+    index: int = 0,
 ) -> Service:
-    """`cloudops worker` on `task_queue` with extra command-line `options` (not started)."""
+    """`cloudops worker` on `task_queue` with extra command-line `options` (not started). `tree`: run that tree's
+    code (a baseline's `git worktree`) instead of the installed one; `index` tells apart the workers of a queue."""
     metrics = free_port()
-    argv = module_argv(
-        "cloudops",
-        "worker",
-        "--cloud",
-        cloud_url,
-        "--address",
-        temporal_address,
-        "--namespace",
-        "default",
-        "--task-queue",
-        task_queue,
-        "--metrics-bind",
-        f"127.0.0.1:{metrics}",
-        *options,
-    )
+    args = ["worker", "--cloud", cloud_url, "--address", temporal_address, "--namespace", "default"]
+    args += ["--task-queue", task_queue, "--metrics-bind", f"127.0.0.1:{metrics}", *options]
+    argv, env = tree_argv(tree, "-m", "cloudops", *args) if tree is not None else (module_argv("cloudops", *args), {})
 
     def ready(service: Service) -> bool:
         return "worker ready" in service.output() and port_open(metrics)
 
-    return Service("worker", argv, metrics, workdir / f"worker-{task_queue}.log", ready)
+    name = f"worker-{index}" if index else "worker"
+    return Service(name, argv, metrics, workdir / f"{name}-{task_queue}.log", ready, env)
+
+
+def tree_argv(tree: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """This interpreter running `args` on `tree`'s code, and the environment that makes it so: PYTHONPATH is the
+    tree, and `-P` keeps the current directory (another tree) off the front of sys.path."""
+    return [sys.executable, "-P", *args], {"PYTHONPATH": str(tree)}
 
 
 def empty_shape_worker(workdir: Path, temporal_address: str, task_queue: str) -> Service:

@@ -4,11 +4,12 @@ One seeded workload of deployment pipelines (bench/_workload.py) runs through ea
 the legacy path with its tasks in memory and in Redis, and the durable path on a Temporal server that keeps its
 state in a file, each against its own `cloudops sim-cloud` with the same --fault-rate and --seed (throttles, 5xx,
 timeouts and applied-but-lost responses). The scenarios (bench/_rows.py) hit both paths the same way:
-executor-kill (clouddriver / worker SIGKILLed every --kill-every s), state-kill (the state store with it:
-redis-server / the Temporal server), cloud-outage (the sim cloud hard down --outage-seconds every
---outage-every) and orchestrator-kill (the process running the runners, resuming by handle). Per row: operations,
-failures with a 95 % upper bound, duplicated and lost mutations (from the sim cloud's journal, bench/_audit.py),
-orphaned server groups, zombie tasks, p50/p99; per scenario, the durable targets.
+executor-kill (clouddriver / worker SIGKILLed every --kill-every s; with --workers N, a random one of the N workers
+on the task queue, bench/_random_kill.py), state-kill (the state store with it: redis-server / the Temporal
+server), cloud-outage (the sim cloud hard down --outage-seconds every --outage-every) and orchestrator-kill (the
+process running the runners, resuming by handle). Per row: operations, failures with a 95 % upper bound,
+duplicated and lost mutations (from the sim cloud's journal, bench/_audit.py), orphaned server groups, zombie
+tasks, p50/p99; per scenario, the durable targets.
 
 The legacy path runs as Clouddriver and Orca do (3 provider attempts with a fresh request each, Orca's submit
 retries, 30 consecutive 404s before a task counts as lost) except for two clocks, shortened so that thousands of
@@ -216,6 +217,14 @@ def _workdir(given: Path | None) -> Iterator[Path]:
     "worker's cached workflows wait before another worker takes them; it changes durations, not outcomes.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Worker processes on the durable row's task queue; with several, executor-kill SIGKILLs and restarts a "
+    "random one of them every --kill-every s (state-kill: all of them with the Temporal server).",
+)
+@click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -238,6 +247,7 @@ def command(
     legacy_poll: float,
     legacy_timeout: float,
     sticky_timeout: float,
+    workers: int,
     workdir: Path | None,
 ) -> None:
     """Failures, duplicated and lost mutations, zombies: legacy (memory, Redis) vs durable, like for like.
@@ -247,6 +257,8 @@ def command(
       cloudops bench reliability --ops 2000 --json
     One scenario, one path:
       cloudops bench reliability --scenario executor-kill --paths durable --ops 20500 --json
+    Four workers on the task queue, a random one SIGKILLed every 10 s:
+      cloudops bench reliability --scenario executor-kill --paths durable --workers 4 --kill-every 10 --json
     """
     from bench._rows import run_row
     from bench._workload import workload
@@ -274,6 +286,7 @@ def command(
         legacy_timeout_s=legacy_timeout,
         sticky_timeout_s=sticky_timeout,
         nonce=uuid.uuid4().hex[:8],
+        workers=workers,
     )
     rows = rows_for(only or _PATHS, legacy_store)
     chosen = SCENARIOS if scenario == "all" else (scenario,)
@@ -298,6 +311,7 @@ def command(
             "seed": seed,
             "fault_rate": fault_rate,
             "kill_every_s": kill_every,
+            "durable_workers": workers,
             "outage": {"seconds": outage_seconds, "every_s": outage_every},
             "concurrency": concurrency,
             "health_delay_s": health_delay,

@@ -1,60 +1,53 @@
-"""`cloudops bench throughput`: operations per second through the RoutingRunner onto Temporal, against the raw
-temporalio client starting the same workflow, in one run; and the worker's memory with 500 operations in flight.
+"""`cloudops bench throughput`: operations per second through the RoutingRunner onto Temporal, against a baseline
+commit's code and against the raw temporalio client, in one run; and the worker's memory at 500 in flight.
 
-Rate: one Temporal dev server, one `cloudops sim-cloud` (instances healthy at launch, no faults) and one `cloudops
-worker` (default tuning) in subprocesses. Each round runs --ops operations, --concurrency at a time, through four
-arms in turn, all starting the UntypedCloudOperationRunner input DurableRunner would send and awaiting
-`handle.result()`: the raw temporalio client with the same start options as the router's runs
-(`router.durable.start_options`: id policy, five search attributes, the decision in the memo, a summary), which is
-the target's baseline; the raw client with a plain start (id and task queue only), which shows what indexing
-those options costs the server; DurableRunner alone (the durable path without the router); and a RoutingRunner
-wired by `build_routing_runner` (flags, ownership and records in a SQLite file; the stage `complete` everywhere,
-so every operation goes durable and nothing is shadowed). Arms alternate, each round starting with the next
-one, so drift hits them all alike; the target is router ops/s over same-start raw ops/s over all rounds.
+Tree rows (bench/_tree_rows.py), first: the same workload through the RoutingRunner of a `git worktree` of
+--baseline-ref (its own worker, its own router, in fresh interpreters on that tree's code) and of this tree with
+each --workers count of worker processes on one task queue, alternating, with CPU per operation by process read from
+/proc; the target is this tree's 1-worker ops/s over the baseline's. --no-baseline measures this tree only.
 
-Memory: a second worker (started with the first, idle until then) over a sim cloud whose instances take --hold
-seconds to turn healthy; --in-flight operations are started through the router, and that worker's VmRSS
-(/proc/<pid>/status) is sampled while they stay open. The peak is the figure. The operations are terminated
-afterwards, so no benchmark work outlives the run.
+Rate (the in-process arms; --no-in-process skips them): one Temporal dev server, one `cloudops sim-cloud` (instances
+healthy at launch, no faults) and one `cloudops worker` (default tuning) in subprocesses. Each round runs --ops
+operations, --concurrency at a time, through four arms in turn, all starting the UntypedCloudOperationRunner input
+DurableRunner would send and awaiting `handle.result()`: the raw temporalio client with the same start options as
+the router's runs (`router.durable.start_options`: id policy, five search attributes, the decision in the memo, a
+summary), which is the target's baseline; the raw client with a plain start (id and task queue only), which shows
+what indexing those options costs the server; DurableRunner alone (the durable path without the router); and a
+RoutingRunner wired by `build_routing_runner` (flags, ownership and records in a SQLite file; the stage `complete`
+everywhere, so every operation goes durable and nothing is shadowed). Arms alternate, each round starting with the
+next one, so drift hits them all alike; the target is router ops/s over same-start raw ops/s over all rounds.
+
+Memory (bench/_worker_memory.py): a second worker (started with the first, idle until then) over a sim cloud whose
+instances take --hold seconds to turn healthy; --in-flight operations are started through the router, and that
+worker's VmRSS (/proc/<pid>/status) is sampled while they stay open. The peak is the figure. The operations are
+terminated afterwards, so no benchmark work outlives the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bench._support import FiniteFloat, Target, emit, json_option, rss_mb
+from bench._services import Service
+from bench._support import FiniteFloat, Target, add_baseline_tree, emit, json_option, remove_baseline_tree, rss_mb
+from bench._throughput_probe import operation_request, set_stage_complete
+from bench._tree_rows import TreeRow, WorkerCounts, run_rows, start_row_workers
+from bench._worker_memory import memory_phase, routing_runner
 
 __all__ = ["command"]
 
-
-def _request(prefix: str, i: int) -> Any:
-    from router.contract import OperationRequest
-
-    context = {
-        "cloudProvider": "aws",
-        "credentials": "test",
-        "application": "throughput",
-        "stack": "bench",
-        "freeFormDetails": f"{prefix}{i}",
-        "availabilityZones": {"us-east-1": ["us-east-1a"]},
-        "capacity": {"min": 1, "max": 1, "desired": 1},
-        "amiName": "throughput-1.0.0-ami",
-        "instanceType": "m5.large",
-    }
-    return OperationRequest(
-        f"tp-{prefix}-{i}", "createServerGroup", "createServerGroup", "test", "throughput", "aws", context
-    )
+_BASELINE = "f855672"  # main before issue 18's throughput work: "today's code"
+_REPO = Path(__file__).resolve().parent.parent
 
 
 async def _arm(ops: int, concurrency: int, call: Callable[[Any], Awaitable[bool]], prefix: str) -> dict[str, Any]:
@@ -64,38 +57,12 @@ async def _arm(ops: int, concurrency: int, call: Callable[[Any], Awaitable[bool]
     async def one(i: int) -> None:
         nonlocal failures
         async with gate:
-            failures += not await call(_request(prefix, i))
+            failures += not await call(operation_request(prefix, i))
 
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(ops)))
     elapsed = time.perf_counter() - started
     return {"ops": ops, "seconds": round(elapsed, 3), "ops_per_s": round(ops / elapsed, 2), "failed": failures}
-
-
-def _router(database_url: str, address: str, task_queue: str) -> Any:
-    from router.config import RouterConfig
-    from router.factory import build_routing_runner
-
-    config = RouterConfig(
-        legacy_url="http://127.0.0.1:9",  # never called: the stage is `complete` everywhere
-        temporal_address=address,
-        temporal_task_queue=task_queue,
-        database_url=database_url,
-    )
-    return build_routing_runner(config)
-
-
-def _set_stage_complete(database_url: str) -> None:
-    import migrations
-    from flags import STAGE_KEY
-    from flags.sql_store import SqlFlagStore
-
-    migrations.upgrade(database_url)
-    store = SqlFlagStore(database_url)
-    try:
-        store.set_property(STAGE_KEY, "complete", {}, actor="bench", reason="throughput benchmark: all durable")
-    finally:
-        store.close()
 
 
 async def _rate(settings: dict[str, Any], address: str, task_queue: str, database_url: str) -> dict[str, Any]:
@@ -137,7 +104,7 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
         handle = await client.start_workflow(WORKFLOW_TYPE, inp, result_type=WorkflowResult, **options)
         return bool((await handle.result()).ok)
 
-    router = _router(database_url, address, task_queue)
+    router = routing_runner(database_url, address, task_queue)
     durable = DurableRunner(address, task_queue=task_queue)
 
     async def routed(request: Any) -> bool:
@@ -196,46 +163,6 @@ async def _rate(settings: dict[str, Any], address: str, task_queue: str, databas
     }
 
 
-def _memory(settings: dict[str, Any], process: Any, address: str, task_queue: str, database_url: str) -> dict[str, Any]:
-    in_flight, nonce = settings["in_flight"], settings["nonce"]
-    idle = rss_mb(process.pid)
-    router = _router(database_url, address, task_queue)
-    try:
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            handles = list(pool.map(router.start, (_request(f"{nonce}mem", i) for i in range(in_flight))))
-        samples: list[float] = []
-        deadline = time.monotonic() + settings["memory_window_s"]
-        while time.monotonic() < deadline:
-            rss = rss_mb(process.pid)
-            if rss is not None:
-                samples.append(rss)
-            time.sleep(0.5)
-        open_now = asyncio.run(_open_and_terminate(address, task_queue, handles))
-    finally:
-        router.close()
-    return {
-        "operations_started": len(handles),
-        "workflows_open_while_sampled": open_now,
-        "worker_rss_idle_mb": idle,
-        "worker_rss_peak_mb": max(samples) if samples else None,
-        "worker_rss_last_mb": samples[-1] if samples else None,
-        "sampled_for_s": settings["memory_window_s"],
-        "instances_healthy_after_s": settings["hold_s"],
-    }
-
-
-async def _open_and_terminate(address: str, task_queue: str, handles: list[str]) -> int:
-    """How many of the operations are still open; then end them, so that no benchmark work outlives the run."""
-    from temporalio.client import Client
-
-    client = await Client.connect(address)
-    counted = await client.count_workflows(f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'")
-    for handle in handles:
-        with contextlib.suppress(Exception):
-            await client.get_workflow_handle(handle.partition(":")[2]).terminate("throughput benchmark finished")
-    return counted.count
-
-
 @click.command()
 @json_option
 @click.option("--ops", type=click.IntRange(1), default=300, show_default=True, help="Operations per arm per round.")
@@ -265,20 +192,43 @@ async def _open_and_terminate(address: str, task_queue: str, handles: list[str])
     help="Seconds the worker's memory is sampled for, once every operation was started.",
 )
 @click.option("--temporal-address", default=None, help="Use this Temporal server instead of starting a dev server.")
+@click.option(
+    "--baseline-ref",
+    default=_BASELINE,
+    show_default=True,
+    help="The commit whose code (worker and router, from a git worktree) is the tree rows' baseline.",
+)
+@click.option("--no-baseline", is_flag=True, help="Run the tree rows on this tree only.")
+@click.option(
+    "--workers",
+    "worker_counts",
+    type=WorkerCounts(),
+    default="1",
+    show_default=True,
+    help="Tree rows of this tree with N worker processes on one task queue, comma-separated (e.g. 1,2,4).",
+)
+@click.option(
+    "--in-process/--no-in-process",
+    "in_process",
+    default=True,
+    show_default=True,
+    help="The in-process arms: the router against the raw client on one worker.",
+)
 def command(as_json: bool, **settings: Any) -> None:
     """Ops/s through RoutingRunner onto Temporal vs the raw temporalio client; worker memory at 500 in flight."""
-    from bench._services import Service, sim_cloud, start_together, temporal_dev_server, worker
+    from bench._services import sim_cloud, start_together, temporal_dev_server, worker
 
     started = time.monotonic()
     nonce = settings["nonce"] = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="cloudops-bench-throughput-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         database_url = f"sqlite:///{workdir / 'router.db'}"
-        _set_stage_complete(database_url)
+        set_stage_complete(database_url)
         fast_sim = sim_cloud(workdir, health_delay_s=0.0)
         holding_sim = sim_cloud(workdir, health_delay_s=settings["hold_s"])  # keeps the memory phase in flight
         services: list[Service] = [fast_sim, holding_sim] if settings["in_flight"] else [fast_sim]
         address = settings["temporal_address"]
+        temporal = None
         if address is None:
             temporal = temporal_dev_server(workdir)
             services.insert(0, temporal)
@@ -286,29 +236,96 @@ def command(as_json: bool, **settings: Any) -> None:
         for service in services:
             stack.callback(service.kill)
         start_together(*services)
+        shared = {"sim_cloud": fast_sim.pid or 0, **({"temporal": temporal.pid or 0} if temporal else {})}
+        trees = _trees(settings, workdir, stack, fast_sim.url, address, shared)
         queues = {"rate": f"bench-throughput-{nonce}", "memory": f"bench-memory-{nonce}"}
-        workers = {"rate": worker(workdir, fast_sim.url, address, queues["rate"])}
+        workers: dict[str, Service] = {}
+        if settings["in_process"]:
+            workers["rate"] = worker(workdir, fast_sim.url, address, queues["rate"])
         if settings["in_flight"]:
             workers["memory"] = worker(workdir, holding_sim.url, address, queues["memory"])
         for process in workers.values():
             stack.callback(process.kill)
         start_together(*workers.values())
-
-        rate = asyncio.run(_rate(settings, address, queues["rate"], database_url))
-        rate["worker_rss_after_mb"] = rss_mb(workers["rate"].pid or 0)
+        rate = None
+        if settings["in_process"]:
+            rate = asyncio.run(_rate(settings, address, queues["rate"], database_url))
+            rate["worker_rss_after_mb"] = rss_mb(workers["rate"].pid or 0)
         memory = None
         if settings["in_flight"]:
-            memory = _memory(settings, workers["memory"], address, queues["memory"], database_url)
-    same = rate["ratio_router_over_raw_same_start"]
-    targets = [Target.at_least("router ops/s / raw client (same start) ops/s", same, 0.95).to_json()]
-    if memory is not None:
-        peak = memory["worker_rss_peak_mb"]
-        targets.append(Target.at_most(f"worker RSS (MiB) at {settings['in_flight']} in flight", peak, 300).to_json())
+            memory = memory_phase(settings, workers["memory"], address, queues["memory"], database_url)
     report = {
         "benchmark": "throughput",
         "operation": "createServerGroup, 1 region, desired 1, instances healthy at launch, no injected faults",
+        "trees": trees,
         "rate": rate,
         "memory": memory,
-        "targets": targets,
+        "targets": _targets(settings, trees, rate, memory),
     }
     emit(report, started)
+
+
+def _trees(
+    settings: dict[str, Any],
+    workdir: Path,
+    stack: contextlib.ExitStack,
+    cloud_url: str,
+    address: str,
+    shared: dict[str, int],
+) -> dict[str, Any]:
+    """The tree rows: this tree with each --workers count, and the baseline's code with one worker."""
+    nonce = settings["nonce"]
+    rows = [TreeRow("this", _REPO, n, f"bench-tree-this-{n}-{nonce}") for n in settings["worker_counts"]]
+    baseline_commit = None
+    if not settings["no_baseline"]:
+        tree = add_baseline_tree(settings["baseline_ref"], workdir)
+        if tree is None:
+            raise click.ClickException(f"cannot check out --baseline-ref {settings['baseline_ref']!r} (--no-baseline?)")
+        stack.callback(remove_baseline_tree, tree)
+        baseline_commit = _commit(tree)
+        rows.insert(0, TreeRow("baseline", tree, 1, f"bench-tree-baseline-{nonce}"))
+
+    def on_start(service: Service) -> None:
+        stack.callback(service.kill)
+
+    found = start_row_workers(rows, workdir, cloud_url, address, on_start)
+    probe = {
+        "address": address,
+        "ops": settings["ops"],
+        "concurrency": settings["concurrency"],
+        "warm": min(settings["ops"], 20),
+        "nonce": nonce,
+        "database_dir": str(workdir),
+    }
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    figures = run_rows(rows, found, shared, probe, settings["rounds"], echo)
+    out: dict[str, Any] = {"this_commit": _commit(_REPO), "baseline_commit": baseline_commit, "rows": figures}
+    base = figures.get("baseline_1_worker")
+    this = figures.get("this_1_worker")
+    if base and this:
+        out["ratio_this_over_baseline_ops_per_s"] = round(this["ops_per_s"] / base["ops_per_s"], 3)
+        out["ratio_baseline_over_this_cpu_per_op"] = round(
+            base["cpu_ms_per_op"]["total"] / this["cpu_ms_per_op"]["total"], 3
+        )
+    return out
+
+
+def _commit(tree: Path) -> str | None:
+    done = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
+def _targets(
+    settings: dict[str, Any], trees: dict[str, Any], rate: dict[str, Any] | None, memory: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    targets: list[Target] = []
+    if "ratio_this_over_baseline_ops_per_s" in trees:
+        ratio = trees["ratio_this_over_baseline_ops_per_s"]
+        targets.append(Target.at_least("router ops/s, this tree / baseline, 1 worker", ratio, 2.0))
+    if rate is not None:
+        same = rate["ratio_router_over_raw_same_start"]
+        targets.append(Target.at_least("router ops/s / raw client (same start) ops/s", same, 0.95))
+    if memory is not None:
+        peak = memory["worker_rss_peak_mb"]
+        targets.append(Target.at_most(f"worker RSS (MiB) at {settings['in_flight']} in flight", peak, 300))
+    return [t.to_json() for t in targets]

@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from cloud.provider import CloudProvider
 from durable_runner.activities import CloudActivities
+from durable_runner.bytecode import cache_workflow_bytecode
 from durable_runner.client import ConnectionSettings, connect
 from durable_runner.contract import DEFAULT_TASK_QUEUE
 from durable_runner.errors import WorkerStartError
@@ -66,6 +67,7 @@ def build_worker(
     identity: str | None = None,
 ) -> Worker:
     """A worker running `UntypedCloudOperationRunner` and the activities over `provider`."""
+    cache_workflow_bytecode([UntypedCloudOperationRunner])  # else the sandbox may compile it at every run
     activities = CloudActivities(
         provider, poll_interval_s=tuning.health_poll_seconds, wait_slice_s=tuning.wait_slice_seconds
     )
