@@ -73,7 +73,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[UntypedCloudOperationRunner],
-        activities=[activities.plan_operation, activities.execute_step],
+        activities=[activities.plan_operation, activities.try_step, activities.execute_step],
         activity_executor=ThreadPoolExecutor(
             max_workers=tuning.max_concurrent_activities, thread_name_prefix="cloudops-activity"
         ),

@@ -104,6 +104,7 @@ def test_bench_latency_measures_the_floor_both_poll_intervals_and_durable() -> N
         "durable",
         "durable_dev_server_defaults",
         "temporal_empty_shape",
+        "temporal_empty_shape_previous",
     }
     for name, figures in variants.items():
         _summary_ok(figures, 1 if name == "legacy_poll_0.3s" else 2)
@@ -115,6 +116,10 @@ def test_bench_latency_measures_the_floor_both_poll_intervals_and_durable() -> N
     empty = variants["temporal_empty_shape"]["p50_ms"]
     assert split["temporal_empty_shape"] == pytest.approx(empty, abs=0.01)
     assert split["ours"] == pytest.approx(variants["durable"]["p50_ms"] - floor - empty, abs=0.01)
+    assert [t["target"] for t in report["targets"]] == [
+        "durable p50 - floor p50 (ms) <= 25",
+        "durable p99 - floor p50 (ms) <= 60",
+    ]
 
 
 @pytest.mark.temporal
