@@ -8,11 +8,12 @@ variant against one `cloudops sim-cloud` (no faults, no added latency, instances
   `cloudops worker` in a subprocess;
 - durable_dev_server_defaults: the same against a second dev server left at its own queue limits, to show what
   that one setting is worth (skipped with --temporal-address);
-- temporal_empty_shape: an empty workflow of the durable path's shape (bench/empty_shape.py: one workflow task,
-  two local activities) on the first dev server: Temporal's own share of the durable latency on this machine,
-  so the report can say what is ours;
-- temporal_empty_shape_previous: the empty workflow of the shape before `steps-locally-first` (a local activity,
-  a regular activity, two workflow tasks), on the same server: what the change of shape is worth to Temporal.
+- temporal_empty_shape: an empty workflow of the durable path's shape for this operation (bench/empty_shape.py:
+  planning as a local activity, the step as an activity, two workflow tasks) on the first dev server: Temporal's
+  own share of the durable latency on this machine, so the report can say what is ours;
+- temporal_empty_one_task: planning and the step as two local activities in one workflow task, on the same
+  server: the shape dropped as unsafe for a plan's first step (durable_runner/steps.py), measured to show what
+  it would have saved on Temporal's side.
 Each variant first runs two untimed operations (connections, caches, imports). Nothing runs concurrently.
 """
 
@@ -156,7 +157,7 @@ def command(
         temporal_dev_server,
         worker,
     )
-    from bench.empty_shape import PREVIOUS_WORKFLOW_TYPE as PREVIOUS, WORKFLOW_TYPE
+    from bench.empty_shape import ONE_TASK_WORKFLOW_TYPE as ONE_TASK, WORKFLOW_TYPE
     from cloud.sim.client import SimCloudClient
     from durable_runner.loop import BackgroundLoop
     from router.durable import DurableRunner
@@ -208,7 +209,7 @@ def command(
         client = loop.run(Client.connect(address))
         for key, workflow_type in (
             ("temporal_empty_shape", WORKFLOW_TYPE),
-            ("temporal_empty_shape_previous", PREVIOUS),
+            ("temporal_empty_one_task", ONE_TASK),
         ):
             empty = functools.partial(_empty_shape, loop, client, f"{task_queue}-empty", workflow_type)
             variants[key] = _measure(key, samples, empty, nonce)
