@@ -6,6 +6,8 @@ variant against one `cloudops sim-cloud` (no faults, no added latency, instances
 - legacy: `cloudops clouddriver` through LegacyRunner, polling every 5 s (Orca's interval) and every 1 s;
 - durable: DurableRunner against a Temporal dev server started as ours are (durable_runner/dev_server.py), with
   `cloudops worker` in a subprocess;
+- two_regions (a block of its own): the floor and durable again for a createServerGroup in two regions, whose
+  second step tries in the worker once the first step's activity has recorded the plan;
 - durable_dev_server_defaults: the same against a second dev server left at its own queue limits, to show what
   that one setting is worth (skipped with --temporal-address);
 - temporal_empty_shape: an empty workflow of the durable path's shape for this operation (bench/empty_shape.py:
@@ -37,26 +39,30 @@ __all__ = ["command"]
 _WARMUP = 2
 
 
-def _context(cluster_detail: str) -> dict[str, Any]:
+_REGIONS = ("us-east-1", "us-west-2")
+
+
+def _context(cluster_detail: str, regions: int = 1) -> dict[str, Any]:
     return {
         "cloudProvider": "aws",
         "credentials": "test",
         "application": "latency",
         "stack": "bench",
         "freeFormDetails": cluster_detail,
-        "availabilityZones": {"us-east-1": ["us-east-1a"]},
+        "availabilityZones": {region: [f"{region}a"] for region in _REGIONS[:regions]},
         "capacity": {"min": 1, "max": 1, "desired": 1},
         "amiName": "latency-1.0.0-ami",
         "instanceType": "m5.large",
     }
 
 
-def _request(variant: str, i: int, nonce: str) -> Any:
+def _request(variant: str, i: int, nonce: str, regions: int = 1) -> Any:
     from router.contract import OperationRequest
 
     detail = f"{variant.replace('_', '')}{i}"
+    context = _context(detail, regions)
     return OperationRequest(
-        f"lat-{nonce}-{detail}", "createServerGroup", "createServerGroup", "test", "latency", "aws", _context(detail)
+        f"lat-{nonce}-{detail}", "createServerGroup", "createServerGroup", "test", "latency", "aws", context
     )
 
 
@@ -91,13 +97,13 @@ def _empty_shape(loop: Any, client: Any, task_queue: str, workflow_type: str, re
     return bool(result)
 
 
-def _measure(name: str, samples: int, call: Callable[[Any], bool], nonce: str) -> dict[str, Any]:
+def _measure(name: str, samples: int, call: Callable[[Any], bool], nonce: str, regions: int = 1) -> dict[str, Any]:
     failures = 0
     for i in range(_WARMUP):
-        call(_request(f"{name}w", i, nonce))
+        call(_request(f"{name}w", i, nonce, regions))
     durations: list[float] = []
     for i in range(samples):
-        request = _request(name, i, nonce)
+        request = _request(name, i, nonce, regions)
         started = time.perf_counter()
         ok = call(request)
         durations.append(time.perf_counter() - started)
@@ -199,6 +205,9 @@ def command(
             durable = DurableRunner(address, task_queue=task_queue)
             stack.callback(durable.close)
             variants[key] = _measure(key, samples, functools.partial(_run_through, durable), nonce)
+            if key == "durable":  # where a step tries in the worker: the second region's create, its plan recorded
+                two = {"floor": _measure("floor2", samples, lambda r: _direct(cloud, r), nonce, regions=2)}
+                two["durable"] = _measure("durable2", samples, functools.partial(_run_through, durable), nonce, 2)
         address = durable_servers["durable"]
         assert address is not None
         shape_worker = empty_shape_worker(workdir, address, f"{task_queue}-empty")
@@ -230,6 +239,11 @@ def command(
         "durable_over_floor_split_ms": {
             "temporal_empty_shape": round(empty_p50, 3),
             "ours": round(durable_p50 - floor - empty_p50, 3),
+        },
+        "two_regions": {
+            **two,
+            "operation": "the same createServerGroup in two regions: two steps, the second tried in the worker",
+            "durable_p50_over_floor_ms": round(two["durable"]["p50_ms"] - two["floor"]["p50_ms"], 3),
         },
         "targets": [
             Target.at_most("durable p50 - floor p50 (ms)", round(durable_p50 - floor, 3), 25).to_json(),
