@@ -206,8 +206,8 @@ def command(
             stack.callback(durable.close)
             variants[key] = _measure(key, samples, functools.partial(_run_through, durable), nonce)
             if key == "durable":  # where a step tries in the worker: the second region's create, its plan recorded
-                two = {"floor": _measure("floor2", samples, lambda r: _direct(cloud, r), nonce, regions=2)}
-                two["durable"] = _measure("durable2", samples, functools.partial(_run_through, durable), nonce, 2)
+                two = {"floor": _measure("floor_two", samples, lambda r: _direct(cloud, r), nonce, regions=2)}
+                two["durable"] = _measure("durable_two", samples, functools.partial(_run_through, durable), nonce, 2)
         address = durable_servers["durable"]
         assert address is not None
         shape_worker = empty_shape_worker(workdir, address, f"{task_queue}-empty")
