@@ -5,10 +5,14 @@ activities are synchronous and run on the worker's thread pool, because provider
 
 - `plan_operation` checks the operation against the cloud's accounts and plans it: reads only, so a dry run
   (and a shadow) uses it alone. The workflow runs its first attempt as a local activity (`StepRunner.plan`).
+- `try_step` is a step's first attempt, which the workflow runs as a local activity (`StepRunner.apply`): apply
+  the mutation under its token and read the group's health once, no wait, no heartbeat (a local activity cannot
+  heartbeat). A step that is done then costs no server round trip of its own.
 - `execute_step` applies one mutation under the token the workflow derived from the operation id and the step,
   then, when the mutation asks for it, waits until the server group's desired capacity is healthy. The wait
   heartbeats; the heartbeat details record what is already done (the mutation's result, the polls so far), so
-  an attempt that follows a crashed or timed-out one resumes the wait instead of calling the cloud again.
+  an attempt that follows a crashed or timed-out one resumes the wait instead of calling the cloud again. Its
+  input carries what `try_step` applied, if anything, for the same reason.
   A wait longer than `wait_slice_s` hands back to the retry policy (a benign retryable failure): the total wait
   is bounded by the step's retry window, and a time-skipping test server can skip the time between attempts.
 """
@@ -29,7 +33,15 @@ from cloud.errors import CloudError
 from cloud.model import Capacity, ServerGroup
 from cloud.plan import Mutation, apply_mutation
 from cloud.provider import CloudProvider
-from durable_runner.contract import ErrorKind, PlanInput, PlanOutput, StepInput, StepOutput, WorkflowError
+from durable_runner.contract import (
+    ErrorKind,
+    PlanInput,
+    PlanOutput,
+    StepAttempt,
+    StepInput,
+    StepOutput,
+    WorkflowError,
+)
 from durable_runner.errors import application_error, not_healthy_error
 
 __all__ = ["CloudActivities", "StepProgress", "validation_errors"]
@@ -95,24 +107,46 @@ class CloudActivities:
             raise application_error(err) from err
         return PlanOutput(plan=plan.to_json())
 
+    @activity.defn(name="try_step")
+    def try_step(self, inp: StepInput) -> StepAttempt:
+        """A step's first attempt: apply the mutation under its token, read health once; never wait or heartbeat."""
+        mutation = Mutation.from_json(inp.mutation)
+        result = self._apply(mutation, inp)
+        if not mutation.wait_for_healthy:
+            return StepAttempt(result=result, done=True)
+        return StepAttempt(result=result, done=self._healthy(mutation), polls=1)
+
     @activity.defn(name="execute_step")
     def execute_step(self, inp: StepInput) -> StepOutput:
         """Apply one mutation (once, under its token) and wait for health when asked; resume from heartbeats."""
         mutation = Mutation.from_json(inp.mutation)
         done = StepProgress.from_details(activity.info().heartbeat_details)
+        if not done.applied and inp.applied is not None:  # the workflow's first attempt applied it
+            done = StepProgress(applied=True, result=dict(inp.applied), polls=0)
         resumed = done.applied
         if not done.applied:
-            try:
-                result = apply_mutation(self._provider, mutation, inp.token)
-            except CloudError as err:
-                raise application_error(err) from err
             # No heartbeat here: the wait below records `applied` in its first heartbeat, and a retry that comes
             # before it applies again under the same token, which the cloud answers without a second mutation.
-            done = StepProgress(applied=True, result=result, polls=0)
-            activity.logger.info("applied %s %s (%s)", mutation.kind.value, mutation.target, inp.operation_id)
+            done = StepProgress(applied=True, result=self._apply(mutation, inp), polls=0)
         if mutation.wait_for_healthy:
             done = self._wait_until_healthy(mutation, done)
         return StepOutput(result=done.result, resumed=resumed, polls=done.polls)
+
+    def _apply(self, mutation: Mutation, inp: StepInput) -> dict[str, Any]:
+        try:
+            result = apply_mutation(self._provider, mutation, inp.token)
+        except CloudError as err:
+            raise application_error(err) from err
+        activity.logger.info("applied %s %s (%s)", mutation.kind.value, mutation.target, inp.operation_id)
+        return result
+
+    def _healthy(self, mutation: Mutation) -> bool:
+        """One health read: whether the group has reached the capacity the mutation asked for."""
+        try:
+            group = self._provider.describe_server_group(mutation.account, mutation.region, mutation.target)
+        except CloudError as err:
+            raise application_error(err) from err
+        return group is not None and capacity_reached(group, _wanted_capacity(mutation, group))
 
     def _wait_until_healthy(self, mutation: Mutation, done: StepProgress) -> StepProgress:
         deadline = self._monotonic() + self._wait_slice_s

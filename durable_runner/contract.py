@@ -26,6 +26,7 @@ __all__ = [
     "PlanOutput",
     "Progress",
     "RunState",
+    "StepAttempt",
     "StepInput",
     "StepOutput",
     "WaitInput",
@@ -165,11 +166,18 @@ class PlanOutput:
 
 @dataclass(frozen=True, slots=True)
 class StepInput:
-    """One mutation (`Mutation` JSON) applied under `token`, then waited on when it asks to become healthy."""
+    """One mutation (`Mutation` JSON) applied under `token`, then waited on when it asks to become healthy.
+
+    `applied` is the cloud's answer when the workflow's first attempt (the `try_step` local activity) already
+    applied the mutation: `execute_step` then only waits, as after a heartbeat that recorded it. A worker that
+    predates the field ignores it and applies again under the same token, which the cloud answers without a
+    second mutation.
+    """
 
     operation_id: str
     mutation: dict[str, Any]
     token: str
+    applied: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +186,16 @@ class StepOutput:
 
     result: dict[str, Any]
     resumed: bool = False
+    polls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StepAttempt:
+    """The `try_step` local activity's answer: the mutation applied (the cloud's answer) and whether the step is
+    done (no health wait asked, or healthy at the first read); not done hands the wait to `execute_step`."""
+
+    result: dict[str, Any]
+    done: bool
     polls: int = 0
 
 

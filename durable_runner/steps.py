@@ -25,6 +25,7 @@ from durable_runner.contract import (
     ErrorKind,
     PlanInput,
     PlanOutput,
+    StepAttempt,
     StepInput,
     StepOutput,
     WorkflowError,
@@ -32,7 +33,7 @@ from durable_runner.contract import (
 )
 from durable_runner.errors import RETRY_WINDOW_EXHAUSTED
 
-__all__ = ["StepRunner", "activity_failure"]
+__all__ = ["LOCAL_STEP_TIMEOUT", "STEPS_LOCALLY_FIRST", "StepRunner", "activity_failure"]
 
 
 PLAN_ATTEMPT_TIMEOUT = timedelta(seconds=60)
@@ -40,6 +41,10 @@ PLAN_ATTEMPT_TIMEOUT = timedelta(seconds=60)
 # and how long that attempt may take before planning moves to the regular activity.
 PLAN_LOCALLY_FIRST = "plan-locally-first"
 LOCAL_PLAN_TIMEOUT = timedelta(seconds=10)
+# The patch under which each step first tries once in the worker (`try_step`, a local activity; see
+# `StepRunner.apply`), and that attempt's budget: one mutation and one health read.
+STEPS_LOCALLY_FIRST = "steps-locally-first"
+LOCAL_STEP_TIMEOUT = timedelta(seconds=10)
 
 
 class StepRunner:
@@ -54,6 +59,10 @@ class StepRunner:
         # Planning is a handful of reads: a short attempt, so a worker that dies while planning costs a minute,
         # not a whole attempt timeout, before another worker plans again.
         self._plan_attempt = min(PLAN_ATTEMPT_TIMEOUT, self._attempt)
+        # Whether the plan came from the local attempt in the current workflow task, so is not in the history
+        # yet: see `apply`. A regular activity's result, once the workflow sees it, is in the history, and so is
+        # everything decided before it.
+        self._plan_unrecorded = False
         self._retry = RetryPolicy(
             initial_interval=timedelta(seconds=1),
             backoff_coefficient=2.0,
@@ -77,7 +86,7 @@ class StepRunner:
         arg = PlanInput(inp.operation_id, inp.operation, inp.stage_context, inp.provider)
         if workflow.patched(PLAN_LOCALLY_FIRST):
             try:
-                return await workflow.execute_local_activity_method(
+                planned = await workflow.execute_local_activity_method(
                     CloudActivities.plan_operation,
                     arg,
                     start_to_close_timeout=min(LOCAL_PLAN_TIMEOUT, self._plan_attempt),
@@ -85,6 +94,8 @@ class StepRunner:
                     activity_id="plan-local",
                     summary="plan (first attempt, in the worker)",
                 )
+                self._plan_unrecorded = True
+                return planned
             except FailureError as err:  # an ActivityError, or (core's choice) the attempt's own failure
                 cause = err.cause if isinstance(err, ActivityError) else err
                 if isinstance(cause, CancelledError):
@@ -106,22 +117,74 @@ class StepRunner:
             return activity_failure(err, "planning", self._window)
 
     async def apply(self, mutation: Mutation, purpose: str = "apply") -> StepOutput | WorkflowError:
-        """Apply one mutation under the token of (operation id, step, purpose), waiting for health if asked."""
+        """Apply one mutation under the token of (operation id, step, purpose), waiting for health if asked.
+
+        Once the plan is in the history, a step's first attempt runs as the `try_step` local activity, inside the
+        current workflow task: it applies the mutation and reads health once, so a step that is done then
+        (healthy at once, or nothing to wait for) adds no activity task and no workflow task of its own. Anything
+        else goes on as the regular `execute_step` activity under the step's whole retry window and heartbeats,
+        with the same token: not healthy yet (it carries the applied answer, so only the wait is left), a
+        retryable failure or an attempt past its budget (the mutation may have landed: the token makes applying
+        again a no-op). A refusal is final at once. A worker killed during the first attempt leaves no marker,
+        so the worker that takes the workflow task over runs it again under the same token and the same plan.
+
+        Not while the plan is unrecorded (planned in the worker, in this same workflow task): a worker killed
+        after the mutation but before the task completes would leave a replay that plans again, against a cloud
+        the mutation has changed (a create would pick the next free name), and reuses the token for a different
+        request. That first step runs as the activity, whose scheduling records the plan first. Executions
+        started before this (patch `STEPS_LOCALLY_FIRST`) replay with the activity alone.
+        """
         token = idempotency_token(self._inp.operation_id, mutation.step, purpose)
+        step = StepInput(self._inp.operation_id, mutation.to_json(), token)
+        summary = f"{purpose} step {mutation.step}: {mutation.kind.value} {mutation.target}"
+        what = f"{mutation.kind.value} {mutation.target} in {mutation.account}/{mutation.region}"
+        if not self._plan_unrecorded and workflow.patched(STEPS_LOCALLY_FIRST):
+            first = await self._try_step(step, f"{purpose}-{mutation.step}-local", summary)
+            if isinstance(first, WorkflowError | StepOutput):
+                return first
+            if first is not None:  # applied, not healthy yet: the activity only waits
+                step = StepInput(step.operation_id, step.mutation, token, applied=first.result)
         try:
             return await workflow.execute_activity_method(
                 CloudActivities.execute_step,
-                StepInput(self._inp.operation_id, mutation.to_json(), token),
+                step,
                 schedule_to_close_timeout=self._window,
                 start_to_close_timeout=self._attempt,
                 heartbeat_timeout=self._heartbeat,
                 retry_policy=self._retry,
                 activity_id=f"{purpose}-{mutation.step}",
-                summary=f"{purpose} step {mutation.step}: {mutation.kind.value} {mutation.target}",
+                summary=summary,
             )
         except ActivityError as err:
-            what = f"{mutation.kind.value} {mutation.target} in {mutation.account}/{mutation.region}"
             return activity_failure(err, what, self._window)
+        finally:
+            self._plan_unrecorded = False  # the activity's outcome came in a later workflow task
+
+    async def _try_step(
+        self, step: StepInput, activity_id: str, summary: str
+    ) -> StepOutput | StepAttempt | WorkflowError | None:
+        """The local first attempt: the step's output when done, the attempt when it applied but is not healthy
+        yet, a business error for a refusal, None for a failure worth retrying as the activity."""
+        try:
+            attempt = await workflow.execute_local_activity_method(
+                CloudActivities.try_step,
+                step,
+                start_to_close_timeout=min(LOCAL_STEP_TIMEOUT, self._attempt),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                activity_id=activity_id,
+                summary=f"{summary} (first attempt, in the worker)",
+            )
+        except FailureError as err:  # an ActivityError, or (core's choice) the attempt's own failure
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if isinstance(cause, CancelledError):
+                raise
+            if _refusal(cause):
+                return _business_error(cause)
+            workflow.logger.info("%s failed in the worker (%s); retrying as an activity", activity_id, cause)
+            return None
+        if attempt.done:
+            return StepOutput(result=attempt.result, polls=attempt.polls)
+        return attempt
 
 
 def activity_failure(err: ActivityError, what: str, window: timedelta) -> WorkflowError:

@@ -42,9 +42,10 @@ class WorkerTuning:
     `max_task_queue_activities_per_second` is enforced by the server across every worker of the queue: the lever
     for a cloud API's rate limit. `health_poll_seconds` paces capacity checks inside a wait;
     `wait_slice_seconds` is how long one attempt waits before handing back to the retry policy.
-    `max_cached_workflows` must be at least 1: planning runs as a local activity, which a worker without a cache
-    cancels and redoes at every eviction. `sticky_timeout_seconds` is how long a workflow task waits on this
-    worker's own (sticky) queue before any worker may take it: after a crash, how long its cached workflows stall.
+    `max_cached_workflows` must be at least 1: planning and a step's first attempt run as local activities, which
+    a worker without a cache cancels and redoes at every eviction. `sticky_timeout_seconds` is how long a workflow
+    task waits on this worker's own (sticky) queue before any worker may take it: after a crash, how long its
+    cached workflows stall.
     """
 
     max_concurrent_activities: int = 50
@@ -75,7 +76,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[UntypedCloudOperationRunner],
-        activities=[activities.plan_operation, activities.execute_step],
+        activities=[activities.plan_operation, activities.try_step, activities.execute_step],
         activity_executor=ThreadPoolExecutor(
             max_workers=tuning.max_concurrent_activities, thread_name_prefix="cloudops-activity"
         ),

@@ -104,6 +104,7 @@ def test_bench_latency_measures_the_floor_both_poll_intervals_and_durable() -> N
         "durable",
         "durable_dev_server_defaults",
         "temporal_empty_shape",
+        "temporal_empty_one_task",
     }
     for name, figures in variants.items():
         _summary_ok(figures, 1 if name == "legacy_poll_0.3s" else 2)
@@ -115,6 +116,16 @@ def test_bench_latency_measures_the_floor_both_poll_intervals_and_durable() -> N
     empty = variants["temporal_empty_shape"]["p50_ms"]
     assert split["temporal_empty_shape"] == pytest.approx(empty, abs=0.01)
     assert split["ours"] == pytest.approx(variants["durable"]["p50_ms"] - floor - empty, abs=0.01)
+    two = report["two_regions"]
+    _summary_ok(two["floor"], 2)
+    _summary_ok(two["durable"], 2)
+    assert two["floor"]["failed"] == two["durable"]["failed"] == 0
+    over = two["durable"]["p50_ms"] - two["floor"]["p50_ms"]
+    assert two["durable_p50_over_floor_ms"] == pytest.approx(over, abs=0.01)
+    assert [t["target"] for t in report["targets"]] == [
+        "durable p50 - floor p50 (ms) <= 25",
+        "durable p99 - floor p50 (ms) <= 60",
+    ]
 
 
 @pytest.mark.temporal
@@ -280,6 +291,12 @@ def test_bench_evidence_times_the_readers_against_the_baseline() -> None:
     assert report["baseline_ref"] == _EVIDENCE_BASELINE
     _evidence_ok(report["databases"]["sqlite"], 2000, baseline=True)
     assert "not measured" in report["databases"]["postgresql"]
+    two = report["two_regions"]
+    _summary_ok(two["floor"], 2)
+    _summary_ok(two["durable"], 2)
+    assert two["floor"]["failed"] == two["durable"]["failed"] == 0
+    over = two["durable"]["p50_ms"] - two["floor"]["p50_ms"]
+    assert two["durable_p50_over_floor_ms"] == pytest.approx(over, abs=0.01)
     assert [t["target"] for t in report["targets"]] == [
         "sqlite report_s <= 10",
         "sqlite report_peak_rss_mb <= 500",
@@ -352,6 +369,12 @@ def test_bench_gateway_measures_both_reads_directly_and_through_the_gateway() ->
         _summary_ok(read["direct"], 30)
         _summary_ok(read["through_gateway"], 30)
         assert read["added_p50_ms"] == round(read["through_gateway"]["p50_ms"] - read["direct"]["p50_ms"], 3)
+    two = report["two_regions"]
+    _summary_ok(two["floor"], 2)
+    _summary_ok(two["durable"], 2)
+    assert two["floor"]["failed"] == two["durable"]["failed"] == 0
+    over = two["durable"]["p50_ms"] - two["floor"]["p50_ms"]
+    assert two["durable_p50_over_floor_ms"] == pytest.approx(over, abs=0.01)
     assert [t["target"] for t in report["targets"]] == [
         "added p50 on credentials reads (ms) <= 2.0",
         "added p50 on task_poll reads (ms) <= 2.0",

@@ -14,6 +14,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
+from cloud.errors import CloudTimeout
+from cloud.model import Account, ServerGroup, ServerGroupSpec
 from cloud.provider import CloudProvider
 from cloud.sim import SimCloud
 from durable_runner.contract import WorkflowInput
@@ -81,19 +83,59 @@ async def running_worker(client: Client, provider: CloudProvider, tuning: Worker
         yield task_queue
 
 
+_skew = [0.0]  # virtual time minus wall time, as the last regular activity saw it
+
+
 def virtual_clock() -> float:
     """Time as the Temporal server sees it inside an activity (the time-skipping server's virtual clock).
 
-    The start time of the current attempt moves with skipped time, so a sim cloud on this clock sees
-    instances become healthy after virtual hours that pass in milliseconds; outside activities it is wall time.
+    The start time of a regular activity's attempt moves with skipped time, so a sim cloud on this clock sees
+    instances become healthy after virtual hours that pass in milliseconds. A local activity's start time is the
+    worker's wall clock, so inside one (a step's first attempt) it is wall time plus the skew the last regular
+    activity saw: the virtual time stands still while a workflow task runs, and nothing skips inside one.
+    Outside activities it is wall time.
     """
-    if activity.in_activity():
-        return activity.info().started_time.timestamp()
-    return time.time()
+    if not activity.in_activity():
+        return time.time()
+    info = activity.info()
+    if info.is_local:
+        return time.time() + _skew[0]
+    now = info.started_time.timestamp()
+    _skew[0] = now - time.time()
+    return now
 
 
 def virtual_sim(health_delay_s: float) -> SimCloud:
     return SimCloud(health_delay_s=health_delay_s, clock=virtual_clock, sleep=lambda _: None)
+
+
+class FlakySim(SimCloud):
+    """The sim cloud with one scripted fault: the `nth` create (counting from 1) applies and then loses its answer,
+    as a timed-out call does, and, with `plan_fails_once`, the first read of the accounts (planning's first call)
+    times out.
+
+    A fake of the faults only: the creates and their tokens' dedupe are the sim's own. It counts the creates
+    asked for, so a test can tell an attempt that applied again (answered by the dedupe) from one that did not.
+    """
+
+    def __init__(self, *, lose_create: int = 0, plan_fails_once: bool = False, health_delay_s: float = 0) -> None:
+        super().__init__(health_delay_s=health_delay_s)
+        self.creates = 0
+        self._lose_create = lose_create
+        self._plan_fails = plan_fails_once
+
+    def accounts(self) -> list[Account]:
+        if self._plan_fails:
+            self._plan_fails = False
+            raise CloudTimeout("accounts: timed out (test fault)")
+        return super().accounts()
+
+    def create_server_group(self, account: str, region: str, spec: ServerGroupSpec, token: str) -> ServerGroup:
+        self.creates += 1
+        group = super().create_server_group(account, region, spec, token)
+        if self.creates == self._lose_create:
+            raise CloudTimeout("createServerGroup: the answer was lost (test fault)")
+        return group
 
 
 def seeded_group(sim: SimCloud, app: str = "myapp", *, account: str = "test", desired: int = 1) -> str:

@@ -8,6 +8,7 @@ change needs `workflow.patched(...)` (or a new worker deployment version); then 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from durable_runner.contract import WORKFLOW_TYPE, WorkflowInput, WorkflowResult
+from durable_runner.steps import STEPS_LOCALLY_FIRST
 from durable_runner.workflows import UntypedCloudOperationRunner
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
@@ -25,6 +27,18 @@ HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("
 
 def _history(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"cloudop-{path.stem}", path.read_text())
+
+
+def _patches(path: Path) -> set[str]:
+    """The patch ids a history's `core_patch` markers record (their details are JSON payloads)."""
+    markers = (
+        e.marker_recorded_event_attributes
+        for e in _history(path).events
+        if e.HasField("marker_recorded_event_attributes")
+    )
+    return {
+        json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"
+    }
 
 
 def test_the_histories_cover_the_outcomes_before_and_after_planning_moved_into_the_worker() -> None:
@@ -47,6 +61,23 @@ def test_the_histories_cover_the_outcome_upsert_and_the_executions_started_befor
     for name in scenarios:
         assert '"Outcome"' in (here / f"{name}.json").read_text()
         assert '"Outcome"' not in (here / f"{name}.v2.json").read_text()
+
+
+def test_the_histories_cover_steps_in_the_worker_and_the_executions_started_before() -> None:
+    """After the `steps-locally-first` patch a step whose plan is recorded first tries in the worker (`try_step`,
+    a local activity); the `.v3` files, recorded before it, ran every step as `execute_step` alone and must go on
+    replaying."""
+    here = HISTORIES[0].parent
+    stepped = {"deploy_two_regions", "deploy_rolled_back"}
+    assert {p.stem for p in HISTORIES} >= {f"{name}.v3" for name in stepped} | {"deploy_plan_retried"}
+    for name in stepped | {"deploy_plan_retried", "resize_step_refused"}:
+        assert STEPS_LOCALLY_FIRST in _patches(here / f"{name}.json"), name
+    for name in stepped:
+        assert STEPS_LOCALLY_FIRST not in _patches(here / f"{name}.v3.json"), name
+    # The plan from the activity, then the step done in the worker: no step activity, no third workflow task.
+    retried = (here / "deploy_plan_retried.json").read_text()
+    assert retried.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 2
+    assert retried.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED") == 1
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -1,9 +1,14 @@
-"""A worker SIGKILLed in the middle of an activity: another worker finishes the operation, each mutation once.
+"""A worker SIGKILLed in the middle of a step: another worker finishes the operation, each mutation once.
 
-Real processes throughout: the sim cloud (`cloudops sim-cloud`, instances healthy 4 s after launch) and two
-`cloudops worker` processes on the Temporal dev server. The first worker is killed while it waits for the new
-server group to become healthy; after the heartbeat timeout the server gives the step to the second worker, which
-finds "already applied" in the heartbeat details and resumes the wait instead of creating the group again.
+Real processes throughout: the sim cloud (`cloudops sim-cloud`) and two `cloudops worker` processes on the
+Temporal dev server. In the first test the first worker is killed while the activity waits for the new server
+group to become healthy (instances healthy 4 s after launch); after the heartbeat timeout the server gives the
+step to the second worker, which
+finds "already applied" in the heartbeat details and resumes the wait instead of creating the group again. In the
+second, a deploy to two regions, it is killed inside a workflow task, after the second region's first attempt in
+the worker (a local activity) applied its create and before that task completed: no marker of it is recorded,
+the task times out, and the second worker runs that first attempt again with the same plan (recorded when the
+first region's activity was scheduled) under the same token, which the cloud answers without a second create.
 """
 
 from __future__ import annotations
@@ -110,6 +115,54 @@ async def test_a_second_worker_finishes_what_a_killed_one_started(temporal_env: 
         second.stop()  # SIGTERM: a graceful shutdown, exit code 0
         assert second.popen.returncode == 0, second.log()[-3000:]
         assert "worker stopped" in second.log()
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        sim.stop()
+
+
+async def test_a_worker_killed_inside_a_steps_first_attempt_leaves_it_to_the_next_one(temporal_env: object) -> None:
+    client = cast(WorkflowEnvironment, temporal_env).client
+    sim_port = free_port()
+    # Every cloud call takes 1.5 s: the kill lands after the second create, during the health read that follows.
+    argv = ["sim-cloud", "--port", str(sim_port), "--health-delay", "0", "--latency-ms", "1500"]
+    sim = start_process(
+        cloudops_argv(*argv, "--latency-spread", "0"),
+        sim_port,
+        ready=lambda: http_ok(f"http://127.0.0.1:{sim_port}/healthz"),
+        name="sim-cloud",
+    )
+    cloud = SimCloudClient(sim.url)
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    first = _worker(client, sim.url, task_queue)
+    second: Process | None = None
+    try:
+        context = create_context(desired=1)
+        context["availabilityZones"] = {"us-east-1": ["us-east-1a"], "us-west-2": ["us-west-2a"]}
+        inp = workflow_input("createServerGroup", context)
+        handle = await client.start_workflow(
+            UntypedCloudOperationRunner.run, inp, id=workflow_id_for(inp.operation_id), task_queue=task_queue
+        )
+        for _ in range(800):  # the second create is applied, inside a workflow task
+            if len(cloud.journal()) >= 2:
+                break
+            await asyncio.sleep(0.025)
+        assert len(cloud.journal()) == 2, first.log()[-3000:]
+        first.kill()
+        second = _worker(client, sim.url, task_queue)
+        result = await asyncio.wait_for(handle.result(), timeout=90)
+        assert result.ok, result.errors
+
+        journal = cloud.journal()
+        assert [e.kind for e in journal] == [MutationKind.CREATE_SERVER_GROUP] * 2 and summarise_journal(journal).clean
+        events = (await handle.fetch_history()).events
+        kinds = [e.event_type for e in events]
+        # The killed worker's task timed out with nothing recorded; the second worker's first attempt finished it.
+        assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT) == 1
+        assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 1  # the first region's step only
+        names = sorted(f"{e.region}:{e.target}" for e in journal)
+        assert sorted(result.outputs["serverGroupNames"]) == names  # type: ignore[arg-type]
     finally:
         first.kill()
         if second is not None:

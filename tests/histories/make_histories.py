@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent), str(HERE.parent / "durable_runner")]
 
 from durable_support import (  # noqa: E402
+    FlakySim,
     create_context,
     group_context,
     running_worker,
@@ -68,6 +69,13 @@ async def deploy_two_regions(client: Client) -> Handle:
     return await _run(client, SimCloud(health_delay_s=0.3), inp, long_poll=True)
 
 
+async def deploy_plan_retried(client: Client) -> Handle:
+    """Planning's first attempt times out, the plan activity plans; with the plan recorded, the step's first
+    attempt runs in the worker, healthy at once, in the workflow task that saw the plan."""
+    inp = workflow_input("createServerGroup", create_context(desired=1), operation_id="hist-plan-retried")
+    return await _run(client, FlakySim(plan_fails_once=True), inp)
+
+
 async def deploy_rolled_back(client: Client) -> Handle:
     inp = workflow_input(
         "createServerGroup", create_context(rollback=True), operation_id="hist-rollback", retry_window_seconds=3
@@ -80,6 +88,14 @@ async def resize_refused(client: Client) -> Handle:
     return await _run(
         client, SimCloud(health_delay_s=0), workflow_input("resizeServerGroup", context, operation_id="hist-refused")
     )
+
+
+async def resize_step_refused(client: Client) -> Handle:
+    """The cloud refuses the step itself (capacity past the world's limit) at its first attempt, in the worker
+    (planning's first attempt timed out, so the plan came from the activity and was recorded)."""
+    sim = FlakySim(plan_fails_once=True)
+    context = group_context(seeded_group(sim), capacity={"min": 0, "max": 100000, "desired": 100000})
+    return await _run(client, sim, workflow_input("resizeServerGroup", context, operation_id="hist-step-refused"))
 
 
 async def bad_payload(client: Client) -> Handle:
@@ -103,8 +119,10 @@ async def plan_cloud_down(client: Client) -> Handle:
 
 SCENARIOS: dict[str, Callable[[Client], Awaitable[Handle]]] = {
     "deploy_two_regions": deploy_two_regions,
+    "deploy_plan_retried": deploy_plan_retried,
     "deploy_rolled_back": deploy_rolled_back,
     "resize_refused": resize_refused,
+    "resize_step_refused": resize_step_refused,
     "bad_payload": bad_payload,
     "resize_dry_run": resize_dry_run,
     "plan_cloud_down": plan_cloud_down,
