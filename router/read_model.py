@@ -4,10 +4,13 @@ The console's dashboard, the shadow report and the rollout gates' evidence all r
 `shadow_comparisons` through `OutcomeReadModel`. Each query returns aggregates, never the window's rows:
 
 - `paths`: per scope (the dimensions in `group_by`) and path, the operations by status, error kind and stage,
-  the fallbacks, and a latency sample bounded per (scope, path) (`latency_sample`, default 2,000: every duration
-  when there are fewer, else a deterministic pseudo-random subset chosen in SQL by a hash of the row id), so a
-  busy window never brings more than `scopes x paths x latency_sample` floats into Python.
-- `comparison_counts`: comparisons per scope and outcome.
+  and the fallbacks: whole hours from the hourly rollups the database keeps, the partial hours at the window's
+  edges from the rows (router/rollups.py), so the counts are exact and cost hours, not rows. With them, a latency
+  sample bounded per (scope, path) (`latency_sample`, default 2,000: every duration when there are fewer, else a
+  deterministic pseudo-random subset chosen in SQL by a hash of the row id), read without ranking every row
+  (router/latency_sample.py), so a busy window never brings more than `scopes x paths x latency_sample` floats
+  into Python; `latency_for` (and `with_latencies`) read it for some scopes only (the dashboard's busiest).
+- `comparison_counts`: comparisons per scope and outcome (rollups and edges, like the counts above).
 - `differing_fields`: per scope and field path, in how many mismatched comparisons the field differed, how often
   it was ignored, and its newest examples (the diffs are expanded in SQL: SQLite's json_each, PostgreSQL's
   json_array_elements).
