@@ -29,10 +29,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from router.latency_sample import read_sample
+from router.latency_sample import read_sample, sample_where
 from router.read_values import FieldCount, PathStats, ScopeKey
 from router.rollups import comparison_counts, outcome_counts
-from router.tables import operation_outcomes, shadow_comparisons
+from router.tables import shadow_comparisons
 
 __all__ = [
     "DIMENSIONS",
@@ -116,7 +116,8 @@ class OutcomeReadModel:
                 for name, acc in by_path.items()
             }
             keys = None if latency_for is None else {(*k, p) for k in latency_for for p in found.get(tuple(k), {})}
-            where = self._sample_where(conn, window, path, sum(counts.values()))
+            rows = sum(counts.values()) if keys is None else sum(counts[k] for k in keys)
+            where = sample_where(conn, window.since, window.until, window.scope, path, (group_by, keys, rows))
             for key, durations in read_sample(conn, where, group_by, counts, self.latency_sample, keys).items():
                 found[key[:width]][str(key[width])].latencies = durations
         return {key: {name: acc.stats(name) for name, acc in sorted(by_path.items())} for key, by_path in found.items()}
@@ -134,38 +135,14 @@ class OutcomeReadModel:
         counts = {(*key, name): stats.total for key, by_path in paths.items() for name, stats in by_path.items()}
         keys = {(*k, p) for k in scopes for p in paths.get(tuple(k), {})}
         with self.engine.connect() as conn:
-            where = self._sample_where(conn, window, None, sum(counts.values()))
+            rows = sum(counts.get(k, 0) for k in keys)
+            where = sample_where(conn, window.since, window.until, window.scope, None, (group_by, keys, rows))
             samples = read_sample(conn, where, group_by, counts, self.latency_sample, keys)
         out = {key: dict(by_path) for key, by_path in paths.items()}
         for key, durations in samples.items():
             old = out[key[:width]][str(key[width])]
             out[key[:width]][old.path] = PathStats.of(old.path, old.statuses, old.fallbacks, durations, old.stages)
         return out
-
-    def _sample_where(
-        self, conn: sa.Connection, window: ReadWindow, path: str | None, rows: int
-    ) -> list[sa.ColumnElement[bool]]:
-        """The window's rows for the latency read. SQLite keeps no statistics and walks the time index even when
-        the window holds most of the table (a random read per row): there, a window of at least a third of the
-        table's rows (its id range, an upper bound) is scanned instead."""
-        t = operation_outcomes
-        time_column: sa.ColumnElement[Any] = t.c.finished_at
-        if self.engine.dialect.name == "sqlite" and rows:
-            # Two statements: SQLite answers a lone min() or max() of the key from the b-tree's end, not both.
-            low = conn.execute(sa.select(sa.func.min(t.c.id))).scalar()
-            high = conn.execute(sa.select(sa.func.max(t.c.id))).scalar()
-            if low is not None and high is not None and rows * 3 >= high - low + 1:
-                unindexed: sa.ColumnElement[Any] = sa.literal_column(
-                    f"+{t.name}.{t.c.finished_at.name}"
-                )  # SQLite's "no index" prefix
-                time_column = sa.type_coerce(unindexed, t.c.finished_at.type)
-        where = [time_column >= window.since]
-        if window.until is not None:
-            where.append(time_column <= window.until)
-        where += [t.c[name] == value for name, value in window.scope.items()]
-        if path is not None:
-            where.append(t.c.path == path)
-        return where
 
     def comparison_counts(self, window: ReadWindow, group_by: Sequence[str] = ()) -> dict[ScopeKey, dict[str, int]]:
         """Per scope: comparisons by outcome."""

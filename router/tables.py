@@ -101,6 +101,7 @@ sa.Index(
     "ix_outcomes_scope_window",
     *(operation_outcomes.c[d] for d in ("application", "account", "operation", "provider")),
     operation_outcomes.c.finished_at,
+    *(operation_outcomes.c[d] for d in ("path", "stage_type", "duration_s")),  # covers the latency read (0011)
 )
 sa.Index(
     "ix_comparisons_scope_window",
