@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from console.names import SeenNames
 from console.rollup import ComparisonRow, ScopeStats, scope_stats
-from console.scope_series import BUCKETS, ScopeSeries, read_series
+from console.scope_series import BUCKETS, LATENCY_PER_BUCKET, ScopeSeries, read_series
 from flags import FlagStoreUnavailable
 from flags.model import utc
 from router.read_model import OutcomeReadModel, ReadWindow
@@ -169,13 +169,17 @@ class RouterTables:
         top = scope_stats(sampled, {k: comparisons[k] for k in shown if k in comparisons}, group_by)
         return BusiestScopes(tuple(top), len(ranked))
 
-    def scope_series(self, hours: float, scope: Mapping[str, str], buckets: int = BUCKETS) -> ScopeSeries:
+    def scope_series(
+        self, hours: float, scope: Mapping[str, str], buckets: int = BUCKETS, *, latency: bool = True
+    ) -> ScopeSeries:
         """One cell's numbers over the last `hours`, in `buckets` time buckets (`console.scope_series`). Each
         dimension of `scope` must equal its value, an empty one too (a cell without an account is its own)."""
         until = datetime.now(UTC)
         wanted = {k: v for k, v in scope.items() if k in DIMENSIONS}
         with self._reading() as conn:
-            return read_series(conn, wanted, since=until - timedelta(hours=hours), until=until, buckets=buckets)
+            per_bucket = LATENCY_PER_BUCKET if latency else 0
+            since = until - timedelta(hours=hours)
+            return read_series(conn, wanted, since=since, until=until, buckets=buckets, latency_per_bucket=per_bucket)
 
     def comparisons(self, window: Window, *, outcome: str | None = None, limit: int = _MAX_ROWS) -> list[ComparisonRow]:
         """Comparisons in the window, newest first (only those with `outcome`, when given)."""
