@@ -125,7 +125,13 @@ def _batched(url: str, rows: int, batch_size: int, now: datetime) -> dict[str, A
 def _unbatched(url: str, rows: int, now: datetime) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from router.tables import operation_outcomes as outcomes, operation_owners as owners, shadow_comparisons
+    from router.tables import (
+        comparison_rollups,
+        operation_outcomes as outcomes,
+        operation_owners as owners,
+        outcome_rollups,
+        shadow_comparisons,
+    )
 
     _fill(url, rows, now)
     engine = sa.create_engine(url)
@@ -142,6 +148,10 @@ def _unbatched(url: str, rows: int, now: datetime) -> dict[str, Any]:
                 shadow_comparisons.delete().where(shadow_comparisons.c.compared_at < cutoff)
             ).rowcount,
         }
+        # The hourly rollups of the pruned hours (router.retention.RollupRule), emptied by the deletes' triggers.
+        for rollup in (outcome_rollups, comparison_rollups):
+            old_hours = rollup.delete().where(rollup.c.bucket <= cutoff - timedelta(hours=1))
+            deleted[rollup.name] = conn.execute(old_hours).rowcount
     total = time.perf_counter() - started
     engine.dispose()
     return {"seconds": round(total, 3), "deleted": deleted}

@@ -1,6 +1,10 @@
 """The rollout dashboard's query and result: which rows to read (window, filters, grouping), and what to show
 (stats per scope from `console.rollup`, and the recent mismatches with their field diffs).
 
+It shows the `SCOPES` busiest scopes (busiest first) with their latencies, and says how many more the window
+has and how to see them: a filter on a dimension, or a grouping by fewer dimensions. Counting every scope is
+cheap (the router's hourly rollups); reading every scope's latencies is not (a million rows for a busy day).
+
 Shared by the dashboard page and `GET /api/dashboard`; parsing raises InputError naming the parameter.
 """
 
@@ -15,9 +19,10 @@ from console.errors import InputError
 from console.queries import DIMENSIONS, RouterTables, Window
 from console.rollup import DEFAULT_GROUP_BY, ComparisonRow, ScopeStats
 
-__all__ = ["MAX_HOURS", "Dashboard", "DashboardQuery", "build_dashboard", "parse_dashboard"]
+__all__ = ["MAX_HOURS", "SCOPES", "Dashboard", "DashboardQuery", "build_dashboard", "parse_dashboard"]
 
 MAX_HOURS = 90 * 24.0
+SCOPES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,22 @@ class Dashboard:
     query: DashboardQuery
     scopes: tuple[ScopeStats, ...]
     mismatches: tuple[ComparisonRow, ...]
+    scope_count: int = 0
+
+    @property
+    def more_scopes(self) -> int:
+        return max(0, self.scope_count - len(self.scopes))
+
+    def more_scopes_hint(self) -> str | None:
+        """What to do to see the scopes left out (None when none are)."""
+        if not self.more_scopes:
+            return None
+        filterable = [d for d in DIMENSIONS if d not in self.query.filters]
+        fewer = ", or group by fewer dimensions," if len(self.query.group_by) > 1 else ""
+        return (
+            f"showing the {len(self.scopes)} busiest of {self.scope_count} scopes ({self.more_scopes} more): "
+            f"filter by {' or '.join(filterable[:2]) if filterable else 'a shorter window'}{fewer} to see the others"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +62,9 @@ class Dashboard:
                 "groupBy": list(self.query.group_by),
             },
             "scopes": [s.to_json() for s in self.scopes],
+            "scopeCount": self.scope_count,
+            "moreScopes": self.more_scopes,
+            "moreScopesHint": self.more_scopes_hint(),
             "mismatches": [m.to_json() for m in self.mismatches],
         }
 
@@ -77,8 +101,9 @@ def parse_dashboard(args: Mapping[str, Any], group_by: Sequence[str], default_ho
     return DashboardQuery(hours=_hours(args.get("hours"), default_hours), filters=filters, group_by=_group_by(group_by))
 
 
-def build_dashboard(tables: RouterTables, query: DashboardQuery, *, recent: int) -> Dashboard:
+def build_dashboard(tables: RouterTables, query: DashboardQuery, *, recent: int, scopes: int = SCOPES) -> Dashboard:
+    """The window's `scopes` busiest scopes with their latencies, how many scopes it has, its recent mismatches."""
     window = Window(query.hours, query.filters)
-    scopes = tables.scope_stats(window, query.group_by)
+    busiest = tables.busiest_scopes(window, query.group_by, scopes)
     mismatches = tables.comparisons(window, outcome="mismatch", limit=recent)
-    return Dashboard(query=query, scopes=tuple(scopes), mismatches=tuple(mismatches))
+    return Dashboard(query=query, scopes=busiest.scopes, mismatches=tuple(mismatches), scope_count=busiest.total)

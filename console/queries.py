@@ -18,13 +18,13 @@ import sqlalchemy as sa
 
 from console.names import SeenNames
 from console.rollup import ComparisonRow, ScopeStats, scope_stats
-from console.scope_series import BUCKETS, ScopeSeries, read_series
+from console.scope_series import BUCKETS, LATENCY_PER_BUCKET, ScopeSeries, read_series
 from flags import FlagStoreUnavailable
 from flags.model import utc
 from router.read_model import OutcomeReadModel, ReadWindow
 from router.tables import operation_outcomes, shadow_comparisons
 
-__all__ = ["DIMENSIONS", "CellCounts", "RouterTables", "Window"]
+__all__ = ["DIMENSIONS", "BusiestScopes", "CellCounts", "RouterTables", "Window"]
 
 DIMENSIONS = ("application", "account", "operation", "stage_type", "provider")
 _MAX_ROWS = 50_000
@@ -37,6 +37,18 @@ class CellCounts:
 
     outcomes: Mapping[tuple[str, str, str], Mapping[str, Mapping[str, int]]]
     comparisons: Mapping[tuple[str, str, str], Mapping[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class BusiestScopes:
+    """The busiest scopes of a window, busiest first, and how many scopes the window has in all."""
+
+    scopes: tuple[ScopeStats, ...]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.scopes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,21 +149,37 @@ class RouterTables:
 
     def scope_stats(self, window: Window, group_by: Sequence[str]) -> list[ScopeStats]:
         """Stats per scope of the window, busiest first, aggregated in SQL by the router's read model."""
+        return list(self.busiest_scopes(window, group_by, None).scopes)
+
+    def busiest_scopes(self, window: Window, group_by: Sequence[str], limit: int | None) -> BusiestScopes:
+        """The `limit` busiest scopes of the window (every one when None) with their latencies, and how many
+        scopes the window has. The counts come from the rollups for every scope; only the latency samples of the
+        scopes shown are read (the rows of 100 scopes, not of a million operations)."""
         since = window.since()
         read = ReadWindow(since, None, {k: v for k, v in window.filters.items() if k in DIMENSIONS and v})
         model = OutcomeReadModel(self.engine)
         with self._reading():
-            paths = model.paths(read, group_by)
+            paths = model.paths(read, group_by, latency_for=None if limit is None else ())
             comparisons = model.comparison_counts(read, group_by)
-        return scope_stats(paths, comparisons, group_by)
+            ranked = scope_stats(paths, comparisons, group_by)
+            if limit is None:
+                return BusiestScopes(tuple(ranked), len(ranked))
+            shown = [tuple(s.scope[d] for d in group_by) for s in ranked[:limit]]
+            sampled = model.with_latencies(read, group_by, {k: paths[k] for k in shown if k in paths}, shown)
+        top = scope_stats(sampled, {k: comparisons[k] for k in shown if k in comparisons}, group_by)
+        return BusiestScopes(tuple(top), len(ranked))
 
-    def scope_series(self, hours: float, scope: Mapping[str, str], buckets: int = BUCKETS) -> ScopeSeries:
+    def scope_series(
+        self, hours: float, scope: Mapping[str, str], buckets: int = BUCKETS, *, latency: bool = True
+    ) -> ScopeSeries:
         """One cell's numbers over the last `hours`, in `buckets` time buckets (`console.scope_series`). Each
         dimension of `scope` must equal its value, an empty one too (a cell without an account is its own)."""
         until = datetime.now(UTC)
         wanted = {k: v for k, v in scope.items() if k in DIMENSIONS}
         with self._reading() as conn:
-            return read_series(conn, wanted, since=until - timedelta(hours=hours), until=until, buckets=buckets)
+            per_bucket = LATENCY_PER_BUCKET if latency else 0
+            since = until - timedelta(hours=hours)
+            return read_series(conn, wanted, since=since, until=until, buckets=buckets, latency_per_bucket=per_bucket)
 
     def comparisons(self, window: Window, *, outcome: str | None = None, limit: int = _MAX_ROWS) -> list[ComparisonRow]:
         """Comparisons in the window, newest first (only those with `outcome`, when given)."""

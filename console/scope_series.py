@@ -81,7 +81,8 @@ def read_series(
     buckets: int = BUCKETS,
     latency_per_bucket: int = LATENCY_PER_BUCKET,
 ) -> ScopeSeries:
-    """Operations finished and comparisons made in [since, until) with each `scope` dimension equal, bucketed."""
+    """Operations finished and comparisons made in [since, until) with each `scope` dimension equal, bucketed.
+    `latency_per_bucket=0` reads no latency sample (the dashboard draws none: a sample ranks every row)."""
     if buckets < 1 or until <= since:
         raise ValueError("a series needs at least one bucket over a window that ends after it starts")
     width = (until - since) / buckets
@@ -106,7 +107,7 @@ def read_series(
     ranked = sa.select(inner.c.bucket, inner.c.path, inner.c.duration_s, rank.label("rank")).subquery()
     sample = sa.select(ranked.c.bucket, ranked.c.path, ranked.c.duration_s).where(ranked.c.rank <= latency_per_bucket)
     durations: dict[tuple[int, str], list[float]] = {}
-    for index, path, seconds in conn.execute(sample):
+    for index, path, seconds in conn.execute(sample) if latency_per_bucket > 0 else ():
         durations.setdefault((index, path), []).append(float(seconds))
     made = sa.select(_bucket_of(c.c.compared_at, edges), c.c.outcome)
     made_sub = made.where(*_where(c, c.c.compared_at, since, until, scope)).subquery()

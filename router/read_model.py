@@ -4,10 +4,13 @@ The console's dashboard, the shadow report and the rollout gates' evidence all r
 `shadow_comparisons` through `OutcomeReadModel`. Each query returns aggregates, never the window's rows:
 
 - `paths`: per scope (the dimensions in `group_by`) and path, the operations by status, error kind and stage,
-  the fallbacks, and a latency sample bounded per (scope, path) (`latency_sample`, default 2,000: every duration
-  when there are fewer, else a deterministic pseudo-random subset chosen in SQL by a hash of the row id), so a
-  busy window never brings more than `scopes x paths x latency_sample` floats into Python.
-- `comparison_counts`: comparisons per scope and outcome.
+  and the fallbacks: whole hours from the hourly rollups the database keeps, the partial hours at the window's
+  edges from the rows (router/rollups.py), so the counts are exact and cost hours, not rows. With them, a latency
+  sample bounded per (scope, path) (`latency_sample`, default 2,000: every duration when there are fewer, else a
+  deterministic pseudo-random subset chosen in SQL by a hash of the row id), read without ranking every row
+  (router/latency_sample.py), so a busy window never brings more than `scopes x paths x latency_sample` floats
+  into Python; `latency_for` (and `with_latencies`) read it for some scopes only (the dashboard's busiest).
+- `comparison_counts`: comparisons per scope and outcome (rollups and edges, like the counts above).
 - `differing_fields`: per scope and field path, in how many mismatched comparisons the field differed, how often
   it was ignored, and its newest examples (the diffs are expanded in SQL: SQLite's json_each, PostgreSQL's
   json_array_elements).
@@ -19,15 +22,17 @@ The console's dashboard, the shadow report and the rollout gates' evidence all r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from router.latency_sample import read_sample, sample_where
 from router.read_values import FieldCount, PathStats, ScopeKey
-from router.tables import operation_outcomes, shadow_comparisons
+from router.rollups import comparison_counts, outcome_counts
+from router.tables import shadow_comparisons
 
 __all__ = [
     "DIMENSIONS",
@@ -41,7 +46,6 @@ __all__ = [
 
 DIMENSIONS = ("application", "account", "operation", "stage_type", "provider")
 LATENCY_SAMPLE = 2_000
-_HASH = 2654435761  # Knuth's multiplicative hash: a stable, well-spread order of row ids for the sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,71 +88,72 @@ class OutcomeReadModel:
             yield from conn.execute(query)
 
     def paths(
-        self, window: ReadWindow, group_by: Sequence[str] = (), *, path: str | None = None
+        self,
+        window: ReadWindow,
+        group_by: Sequence[str] = (),
+        *,
+        path: str | None = None,
+        latency_for: Collection[ScopeKey] | None = None,
     ) -> dict[ScopeKey, dict[str, PathStats]]:
-        """Per scope (values of `group_by`, in order) and path: counts and a bounded latency sample."""
+        """Per scope (values of `group_by`, in order) and path: counts and a bounded latency sample (for the
+        scopes of `latency_for` only, when given: the others' `latencies` are empty)."""
         _check(group_by)
-        t = operation_outcomes
-        dims = [t.c[d] for d in group_by]
-        where = window.where(t, t.c.finished_at)
-        if path is not None:
-            where.append(t.c.path == path)
-        counts = (
-            sa.select(
-                *dims,
-                t.c.path,
-                t.c.status,
-                t.c.error_kind,
-                t.c.stage,
-                sa.func.count(),
-                sa.func.sum(sa.case((t.c.fallback, 1), else_=0)),
-            )
-            .where(*where)
-            .group_by(*dims, t.c.path, t.c.status, t.c.error_kind, t.c.stage)
-        )
-        width = len(dims)
+        width = len(group_by)
         found: dict[ScopeKey, dict[str, _PathAcc]] = {}
-        for row in self._rows(counts):
-            acc = found.setdefault(_key(row, width), {}).setdefault(str(row[width]), _PathAcc())
-            status, kind, stage, n, fallbacks = row[width + 1 :]
-            acc.statuses[(str(status), kind)] = acc.statuses.get((str(status), kind), 0) + int(n)
-            acc.stages[str(stage)] = acc.stages.get(str(stage), 0) + int(n)
-            acc.fallbacks += int(fallbacks or 0)
-        for row in self._rows(self._latency_query(dims, where)):
-            acc = found[_key(row, width)][str(row[width])]
-            acc.latencies.append(float(row[width + 1]))
+        with self.engine.connect() as conn:
+            for statement in outcome_counts(window.since, window.until, dict(window.scope), group_by, path):
+                for row in conn.execute(statement):
+                    acc = found.setdefault(_key(row, width), {}).setdefault(str(row[width]), _PathAcc())
+                    status, kind, stage, n, fallbacks = row[width + 1 :]
+                    acc.statuses[(str(status), kind or None)] = acc.statuses.get((str(status), kind or None), 0) + int(
+                        n
+                    )
+                    acc.stages[str(stage)] = acc.stages.get(str(stage), 0) + int(n)
+                    acc.fallbacks += int(fallbacks or 0)
+            counts = {
+                (*key, name): sum(acc.statuses.values())
+                for key, by_path in found.items()
+                for name, acc in by_path.items()
+            }
+            keys = None if latency_for is None else {(*k, p) for k in latency_for for p in found.get(tuple(k), {})}
+            rows = sum(counts.values()) if keys is None else sum(counts[k] for k in keys)
+            where = sample_where(conn, window.since, window.until, window.scope, path, (group_by, keys, rows))
+            for key, durations in read_sample(conn, where, group_by, counts, self.latency_sample, keys).items():
+                found[key[:width]][str(key[width])].latencies = durations
         return {key: {name: acc.stats(name) for name, acc in sorted(by_path.items())} for key, by_path in found.items()}
 
-    def _latency_query(self, dims: list[sa.Column[Any]], where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
-        t = operation_outcomes
-        spread = (t.c.id * sa.literal(_HASH, sa.BigInteger)) % sa.literal(4294967296, sa.BigInteger)
-        ranked = (
-            sa.select(
-                *dims,
-                t.c.path,
-                t.c.duration_s,
-                sa.func.row_number().over(partition_by=[*dims, t.c.path], order_by=[spread, t.c.id]).label("rank"),
-            )
-            .where(*where)
-            .subquery()
-        )
-        names = [ranked.c[d.name] for d in dims]
-        return sa.select(*names, ranked.c.path, ranked.c.duration_s).where(ranked.c.rank <= self.latency_sample)
+    def with_latencies(
+        self,
+        window: ReadWindow,
+        group_by: Sequence[str],
+        paths: Mapping[ScopeKey, Mapping[str, PathStats]],
+        scopes: Collection[ScopeKey],
+    ) -> dict[ScopeKey, dict[str, PathStats]]:
+        """`paths` (read with `latency_for=()`: counts only) with the latency samples of `scopes` added."""
+        _check(group_by)
+        width = len(group_by)
+        counts = {(*key, name): stats.total for key, by_path in paths.items() for name, stats in by_path.items()}
+        keys = {(*k, p) for k in scopes for p in paths.get(tuple(k), {})}
+        with self.engine.connect() as conn:
+            rows = sum(counts.get(k, 0) for k in keys)
+            where = sample_where(conn, window.since, window.until, window.scope, None, (group_by, keys, rows))
+            samples = read_sample(conn, where, group_by, counts, self.latency_sample, keys)
+        out = {key: dict(by_path) for key, by_path in paths.items()}
+        for key, durations in samples.items():
+            old = out[key[:width]][str(key[width])]
+            out[key[:width]][old.path] = PathStats.of(old.path, old.statuses, old.fallbacks, durations, old.stages)
+        return out
 
     def comparison_counts(self, window: ReadWindow, group_by: Sequence[str] = ()) -> dict[ScopeKey, dict[str, int]]:
         """Per scope: comparisons by outcome."""
         _check(group_by)
-        t = shadow_comparisons
-        dims = [t.c[d] for d in group_by]
-        query = (
-            sa.select(*dims, t.c.outcome, sa.func.count())
-            .where(*window.where(t, t.c.compared_at))
-            .group_by(*dims, t.c.outcome)
-        )
+        width = len(group_by)
         found: dict[ScopeKey, dict[str, int]] = {}
-        for row in self._rows(query):
-            outcomes = found.setdefault(_key(row, len(dims)), {})
-            outcomes[str(row[len(dims)])] = outcomes.get(str(row[len(dims)]), 0) + int(row[len(dims) + 1])
+        with self.engine.connect() as conn:
+            for statement in comparison_counts(window.since, window.until, dict(window.scope), group_by):
+                for row in conn.execute(statement):
+                    outcomes = found.setdefault(_key(row, width), {})
+                    outcomes[str(row[width])] = outcomes.get(str(row[width]), 0) + int(row[width + 1])
         return found
 
     def differing_fields(

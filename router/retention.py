@@ -16,7 +16,11 @@ The rules, for a cutoff `now - max_age`:
   than the cutoff; deleted before those outcomes, so a crash between the two leaves outcomes without an owner,
   never an owner without its outcome (which would look like an operation still running). An owner with no outcome
   at all is never pruned: the operation may be running, or its starter died before recording it;
-- `shadow_comparisons` older than the cutoff by `compared_at`.
+- `shadow_comparisons` older than the cutoff by `compared_at`;
+- `outcome_rollups` and `comparison_rollups` (router/rollups.py): the cells of hours that end before the cutoff,
+  once their count is down to zero. The database's triggers take each deleted row out of its cell, so by the time
+  this rule runs (last) the cells of pruned hours are empty; a cell whose rows are not all gone yet (a prune
+  stopped halfway) stays, so the rollups always equal the rows left.
 Every select uses an existing index (`finished_at`, `compared_at`, the outcomes' `operation_id`, the owners'
 primary key). The gateway's rules live in `gateway.retention`; the background pass in `router.retention_loop`.
 """
@@ -29,9 +33,16 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from router.tables import operation_outcomes, operation_owners, shadow_comparisons
+from router.rollups import HOUR
+from router.tables import (
+    comparison_rollups,
+    operation_outcomes,
+    operation_owners,
+    outcome_rollups,
+    shadow_comparisons,
+)
 
-__all__ = ["ComparisonRule", "OutcomeRule", "PruneRule", "router_rules"]
+__all__ = ["ComparisonRule", "OutcomeRule", "PruneRule", "RollupRule", "router_rules"]
 
 
 class PruneRule(Protocol):
@@ -115,6 +126,36 @@ class ComparisonRule:
         return [("shadow_comparisons", _count(shadow_comparisons, shadow_comparisons.c.compared_at < cutoff))]
 
 
+class RollupRule:
+    """The cells of a rollup table in hours wholly before the cutoff, once their rows are gone (count zero)."""
+
+    def __init__(self, table: sa.Table, count: str) -> None:
+        self.table = table
+        self.count = table.c[count]
+        self.tables = (table.name,)
+
+    def _old(self, cutoff: datetime) -> sa.ColumnElement[bool]:
+        return self.table.c.bucket <= cutoff - HOUR  # the hour [bucket, bucket + 1 h) ends by the cutoff
+
+    def batch(self, cutoff: datetime, limit: int) -> sa.Select[Any]:
+        t = self.table
+        return sa.select(t.c.bucket).where(self._old(cutoff), self.count == 0).order_by(t.c.bucket).limit(limit)
+
+    def deletes(self, keys: Sequence[sa.Row[Any]], cutoff: datetime) -> list[tuple[str, sa.Delete]]:
+        buckets = sorted({row.bucket for row in keys})
+        where = [self.table.c.bucket.in_(buckets), self._old(cutoff), self.count == 0]
+        return [(self.table.name, self.table.delete().where(*where))]
+
+    def counts(self, cutoff: datetime) -> list[tuple[str, sa.Select[Any]]]:
+        # A dry run deletes no rows, so it counts the cells that will be empty once the rules before this one ran.
+        return [(self.table.name, _count(self.table, self._old(cutoff)))]
+
+
 def router_rules() -> tuple[PruneRule, ...]:
-    """The router's tables, in the order a prune sweeps them."""
-    return (OutcomeRule(), ComparisonRule())
+    """The router's tables, in the order a prune sweeps them (the rollups after the rows they count)."""
+    return (
+        OutcomeRule(),
+        ComparisonRule(),
+        RollupRule(outcome_rollups, "operations"),
+        RollupRule(comparison_rollups, "comparisons"),
+    )

@@ -6,17 +6,27 @@
   `control` / `candidate` hold the two halves of a shadow comparison until the second one arrives.
 - `operation_outcomes`: one row per finished operation, for reports, the console and rollout gates.
 - `shadow_comparisons`: one row per shadow comparison, with both observations and the field diffs.
+- `outcome_rollups` / `comparison_rollups`: those rows counted per hour bucket and cell, kept equal to them by
+  triggers (migration 0011; read by router/rollups.py).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "operation_outcomes", "operation_owners", "shadow_comparisons"]
+__all__ = [
+    "comparison_rollups",
+    "metadata",
+    "operation_outcomes",
+    "operation_owners",
+    "outcome_rollups",
+    "shadow_comparisons",
+]
 
 metadata = sa.MetaData()
 
 _DIMENSIONS = ("operation", "stage_type", "account", "application", "provider")
+_ROLLUP_DIMENSIONS = ("application", "account", "operation", "stage_type", "provider")  # migration 0011's order
 
 
 def _dimension_columns() -> list[sa.Column[str]]:
@@ -91,9 +101,45 @@ sa.Index(
     "ix_outcomes_scope_window",
     *(operation_outcomes.c[d] for d in ("application", "account", "operation", "provider")),
     operation_outcomes.c.finished_at,
+    *(operation_outcomes.c[d] for d in ("path", "stage_type", "duration_s")),  # covers the latency read (0011)
 )
 sa.Index(
     "ix_comparisons_scope_window",
     *(shadow_comparisons.c[d] for d in ("application", "account", "operation", "provider")),
     shadow_comparisons.c.compared_at,
 )
+sa.Index("ix_comparisons_outcome_window", shadow_comparisons.c.outcome, shadow_comparisons.c.compared_at)
+
+# Written only by the triggers of migration 0011, in the transaction of each insert into (or delete from) the raw
+# table: one row per hour `bucket` and cell, a NULL error kind counted under "".
+outcome_rollups = sa.Table(
+    "outcome_rollups",
+    metadata,
+    sa.Column("bucket", sa.DateTime(timezone=True), nullable=False),
+    *_dimension_columns(),
+    sa.Column("path", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_kind", sa.String(32), nullable=False, server_default=""),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("operations", sa.Integer, nullable=False),
+    sa.Column("fallbacks", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint(
+        "bucket", *_ROLLUP_DIMENSIONS, "path", "status", "error_kind", "stage", name="pk_outcome_rollups"
+    ),
+)
+
+comparison_rollups = sa.Table(
+    "comparison_rollups",
+    metadata,
+    sa.Column("bucket", sa.DateTime(timezone=True), nullable=False),
+    *_dimension_columns(),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("comparisons", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("bucket", *_ROLLUP_DIMENSIONS, "outcome", name="pk_comparison_rollups"),
+)
+
+for _rollup in (outcome_rollups, comparison_rollups):
+    sa.Index(
+        f"ix_{_rollup.name}_scope",
+        *(_rollup.c[d] for d in ("application", "account", "operation", "provider", "bucket")),
+    )

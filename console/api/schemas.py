@@ -249,6 +249,9 @@ SCHEMAS: dict[str, Any] = {
                 }
             ),
             "scopes": {"type": "array", "items": ref("ScopeStats")},
+            "scopeCount": INT,
+            "moreScopes": INT,
+            "moreScopesHint": nullable(STR),
             "mismatches": {"type": "array", "items": ref("Comparison")},
         }
     ),

@@ -25,6 +25,8 @@ EXPECTED = {
     "operation_owners": 1,
     "operation_outcomes": 1,
     "shadow_comparisons": 1,
+    "outcome_rollups": 1,
+    "comparison_rollups": 1,
     "gateway_operations": 2,
     "gateway_tasks": 1,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -388,6 +389,52 @@ def test_dashboard_shows_paths_failure_rates_latencies_and_mismatches(
     split = re.search(r'<svg [^>]*id="chart-split".*?</svg>', page, re.S)  # the window's path split, over time
     assert split and ": legacy 20</title>" in split.group(0) and ": durable 20</title>" in split.group(0)
     assert 'id="chart-failure-rate"' in page
+
+
+def test_the_dashboard_shows_the_busiest_scopes_and_says_how_to_see_the_others(client: FlaskClient, url: str) -> None:
+    """Past `console.dashboard.SCOPES` scopes, the JSON and the page show the busiest with their latencies and
+    say how many more there are and how to see them (a filter, or fewer dimensions)."""
+    import sqlalchemy as sa
+
+    from console.dashboard import SCOPES
+    from router.tables import operation_outcomes
+
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    dims = {"operation": "resizeServerGroup", "stage_type": "resize", "account": "prod", "provider": "aws"}
+    rows = [
+        {
+            "operation_id": f"op-{app}-{i}",
+            **dims,
+            "application": f"app{app:03d}",
+            "path": "legacy",
+            "stage": "legacy",
+            "status": "succeeded",
+            "errors": [],
+            "decision": {},
+            "duration_s": 1.0 + i,
+            "finished_at": now,
+        }
+        for app in range(SCOPES + 5)
+        for i in range(1 + (app == 42) * 3)  # app042 is the busiest
+    ]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(operation_outcomes.insert(), rows)
+    engine.dispose()
+    body = client.get("/api/dashboard?hours=1", headers=bearer("viewer")).get_json()
+    assert (len(body["scopes"]), body["scopeCount"], body["moreScopes"]) == (SCOPES, SCOPES + 5, 5)
+    assert body["scopes"][0]["scope"]["application"] == "app042" and body["scopes"][0]["operations"] == 4
+    assert all(s["paths"]["legacy"]["latency"] for s in body["scopes"])  # every scope shown has its latencies
+    hint = body["moreScopesHint"]
+    assert f"the {SCOPES} busiest of {SCOPES + 5} scopes (5 more)" in hint and "filter by application" in hint
+    filtered = client.get("/api/dashboard?hours=1&application=app007", headers=bearer("viewer")).get_json()
+    assert [s["scope"]["application"] for s in filtered["scopes"]] == ["app007"] and filtered["moreScopes"] == 0
+    assert filtered["moreScopesHint"] is None
+    sign_in(client, "victor")
+    page = client.get("/dashboard?hours=1").text
+    assert 'id="more-scopes"' in page and f"busiest of {SCOPES + 5} scopes (5 more)" in page
+    assert page.count('data-path="legacy"') == SCOPES
+    assert 'id="more-scopes"' not in client.get("/dashboard?hours=1&application=app007").text
 
 
 def test_rollouts_start_pause_resume_and_abort_from_the_console(client: FlaskClient, store: SqlFlagStore) -> None:

@@ -81,6 +81,10 @@ def test_the_latency_sample_is_bounded_per_bucket_and_path(engine: sa.Engine) ->
     assert full.buckets[0].latency["legacy"]["p50"] == 24.5
     one = bounded.buckets[0].latency["legacy"]
     assert one["p50"] == one["p99"] and not bounded.empty  # a sample of one duration, not the 50
+    with engine.connect() as conn:  # the dashboard's charts: the same counts, no sample read at all
+        counts_only = read_series(conn, _DIMS, since=_SINCE, until=_UNTIL, buckets=4, latency_per_bucket=0)
+    assert counts_only.buckets[0].operations == full.buckets[0].operations
+    assert all(not b.latency for b in counts_only.buckets)
 
 
 def test_an_empty_window_is_empty_and_a_backwards_one_is_refused(engine: sa.Engine) -> None:

@@ -53,14 +53,26 @@ def test_old_rows_and_the_owners_of_finished_operations_go_young_ones_and_runnin
 ) -> None:
     _seed(engine)
     report = prune(engine, THIRTY_DAYS, router_rules(), now=NOW)
-    assert report.deleted == {"operation_owners": 1, "operation_outcomes": 2, "shadow_comparisons": 1}
+    assert report.deleted == {
+        "operation_owners": 1,
+        "operation_outcomes": 2,
+        "shadow_comparisons": 1,
+        "outcome_rollups": 1,
+        "comparison_rollups": 1,
+    }
     assert not report.dry_run and report.cutoff == NOW - timedelta(days=30)
     assert column(engine, operation_owners, "operation_id") == {"op-young", "op-running", "op-again"}
     assert column(engine, operation_outcomes, "operation_id") == {"op-young", "op-again"}
     assert column(engine, shadow_comparisons, "operation_id") == {"op-young"}
     # Once op-again's newest outcome is old too, its owner goes with it; op-running's never does.
     later = prune(engine, THIRTY_DAYS, router_rules(), now=NOW + timedelta(days=30))
-    assert later.deleted == {"operation_owners": 2, "operation_outcomes": 2, "shadow_comparisons": 1}
+    assert later.deleted == {
+        "operation_owners": 2,
+        "operation_outcomes": 2,
+        "shadow_comparisons": 1,
+        "outcome_rollups": 1,
+        "comparison_rollups": 1,
+    }
     assert column(engine, operation_owners, "operation_id") == {"op-running"}
 
 
@@ -93,7 +105,8 @@ def test_a_backlog_larger_than_a_batch_goes_in_bounded_batches_owners_before_the
     comparisons(engine, ids[:7], OLD)
     deletes = _deletes(engine)
     report = prune(engine, RetentionPolicy(30 * 86400, batch_size=5000), router_rules(), now=NOW)
-    assert report.deleted == {"operation_owners": 12_000, "operation_outcomes": 12_000, "shadow_comparisons": 7}
+    expected = {"operation_owners": 12_000, "operation_outcomes": 12_000, "shadow_comparisons": 7}
+    assert report.deleted == expected | {"outcome_rollups": 1, "comparison_rollups": 1}
     assert count(engine, operation_owners) == count(engine, operation_outcomes) == 0
     # 5,000 + 5,000 + 2,000, each batch's owners before its outcomes, every statement its own bounded step.
     assert deletes == [
@@ -104,6 +117,8 @@ def test_a_backlog_larger_than_a_batch_goes_in_bounded_batches_owners_before_the
         ("operation_owners", 2000),
         ("operation_outcomes", 2000),
         ("shadow_comparisons", 7),
+        ("outcome_rollups", 1),  # the old hour's cells, emptied by the deletes' triggers, go last
+        ("comparison_rollups", 1),
     ]
 
 
