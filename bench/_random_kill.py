@@ -11,38 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 
 import click
 
-from bench._services import Service
+from bench._services import Killer, Service
 
 __all__ = ["RandomKiller", "identities_polling"]
 
 
-class RandomKiller:
-    """SIGKILLs a random one of `services` every `every_s` seconds and restarts it, until `stop()`."""
+class RandomKiller(Killer):
+    """SIGKILLs a random one of `services` every `every_s` seconds and restarts it, until `stop()` (starting and
+    stopping as `Killer` does)."""
 
     def __init__(self, services: Sequence[Service], every_s: float, seed: int) -> None:
         if not services:
             raise ValueError("RandomKiller needs at least one service to kill")
-        self.services = tuple(services)
-        self.every_s = every_s
-        self.kills = 0
         self.killed: Counter[str] = Counter()
-        self.downtime_s: list[float] = []
-        self.errors: list[str] = []
         self._random = random.Random(seed)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kill-one-worker", daemon=True)
-
-    def start(self) -> RandomKiller:
-        if self.every_s > 0:
-            self._thread.start()
-        return self
+        super().__init__(services[0], every_s, *services[1:])
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
@@ -61,18 +50,9 @@ class RandomKiller:
                 return
             self.downtime_s.append(round(time.monotonic() - down, 2))
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=120)
-
     def to_json(self) -> dict[str, object]:
-        down = self.downtime_s
         return {
-            "every_s": self.every_s,
-            "kills": self.kills,
-            "mean_downtime_s": round(sum(down) / len(down), 2) if down else None,
-            "restart_errors": self.errors,
+            **super().to_json(),
             "workers": len(self.services),
             "kills_by_worker": {s.name: self.killed[s.name] for s in self.services},
             "starts_by_worker": {s.name: s.starts for s in self.services},
