@@ -45,8 +45,8 @@ def chart_edges(since: datetime, until: datetime, buckets: int, *, aligned: bool
     width = (until - since) / buckets
     if not (aligned and is_hourly(width)):
         return tuple(since + width * i for i in range(buckets))
-    start = hour_floor(utc_bound(since))
-    inner = (start + width * i for i in range(1, buckets + 1))
+    since, until = utc_bound(since), utc_bound(until)  # the hour grid is UTC's, as the rollups' buckets are
+    inner = (hour_floor(since) + width * i for i in range(1, buckets + 1))
     return (since, *(edge for edge in inner if edge < until))
 
 

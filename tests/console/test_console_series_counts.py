@@ -143,6 +143,8 @@ def test_a_day_lies_on_the_hour_grid_when_the_width_is_whole_hours() -> None:
     assert chart_edges(since, since + 48 * HOUR, 24, aligned=True)[1:3] == (T0 + 2 * HOUR, T0 + 4 * HOUR)
     assert chart_edges(since, since + 24 * HOUR, 24, aligned=False)[1] == since + HOUR  # the scope page's
     assert chart_edges(since, since + 2 * HOUR, 24, aligned=True)[1] == since + timedelta(minutes=5)  # too short
+    naive = chart_edges(since.replace(tzinfo=None), (since + 24 * HOUR).replace(tzinfo=None), 24, aligned=True)
+    assert naive == off  # a naive bound is UTC, as the tables store it
     with pytest.raises(ValueError, match="at least one bucket"):
         chart_edges(since, since, 24, aligned=True)
 
