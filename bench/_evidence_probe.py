@@ -5,10 +5,11 @@ worktree, supplies every import).
     python -c "$(cat bench/_evidence_probe.py)" URL MODE SCOPE_APPLICATION REPEATS
 
 MODE is `report` (the shadow report over the last two days), `evidence` (one scope's gate evidence, as the
-rollout controller reads it each tick) or `dashboard` (the console's dashboard, grouped by application and
-operation). Prints one JSON object: the first call's wall seconds and CPU seconds (this process's, and on a local
-PostgreSQL its backends'), cold (a fresh process and connection pool), the medians of REPEATS more (warm: a
-long-lived process such as the controller's), the process's peak RSS, and a
+rollout controller reads it each tick) or `dashboard` (the console's dashboard page's reads, grouped by application
+and operation: its statistics and, where the tree draws them, its charts). Prints one JSON object: the first
+call's wall seconds and CPU seconds (this process's, and on a local PostgreSQL its backends'), cold (a fresh
+process and connection pool), the medians of REPEATS more (warm: a long-lived process such as the controller's),
+the process's peak RSS, and a
 digest of what was read (the scopes and operations seen) so a run can check that both trees read the same thing.
 It runs with the measured tree as its working directory and refuses to report when any of the project's modules
 came from elsewhere.
@@ -85,8 +86,14 @@ def _dashboard(engine: sa.Engine, now: datetime, app: str) -> Callable[[], dict[
     tables = importlib.import_module("console.queries").RouterTables(engine)
     query = dashboard.DashboardQuery(48.0, {}, ("application", "operation"))
 
+    # The page's charts too (console/pages/dashboard.py), when the tree draws them: the baseline's page had none,
+    # so its figure is the page without charts. They stay out of the digest, which both trees must share.
+    charts = getattr(tables, "scope_series", None)
+
     def read() -> dict[str, Any]:
         found = dashboard.build_dashboard(tables, query, recent=20)
+        if charts is not None:
+            charts(query.hours, query.filters, latency=False)
         return {
             "scopes": len(found.scopes),
             "operations": sum(s.operations for s in found.scopes),

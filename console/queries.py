@@ -173,7 +173,9 @@ class RouterTables:
         self, hours: float, scope: Mapping[str, str], buckets: int = BUCKETS, *, latency: bool = True
     ) -> ScopeSeries:
         """One cell's numbers over the last `hours`, in `buckets` time buckets (`console.scope_series`). Each
-        dimension of `scope` must equal its value, an empty one too (a cell without an account is its own)."""
+        dimension of `scope` must equal its value, an empty one too (a cell without an account is its own).
+        Without `latency` (the dashboard's charts) buckets of whole hours lie on the hour grid and are counted
+        from the hourly rollups (a partial first and last bucket when the window does not start on the hour)."""
         until = datetime.now(UTC)
         wanted = {k: v for k, v in scope.items() if k in DIMENSIONS}
         with self._reading() as conn:

@@ -38,7 +38,9 @@ def _label_format(series: ScopeSeries) -> str:
     """Times of day within a day's window; dates once it spans days (the dashboard's window may be 90 days)."""
     if series.width >= timedelta(days=1):
         return "%m-%d"
-    return "%H:%M" if series.width * len(series.buckets) <= timedelta(days=1) else "%m-%d %H:%M"
+    # From the first bucket's start to the last's: an hour-aligned day has a partial 25th bucket, still one day.
+    span = series.buckets[-1].start - series.since if series.buckets else timedelta(0)
+    return "%H:%M" if span < timedelta(days=1) else "%m-%d %H:%M"
 
 
 def scope_charts(series: ScopeSeries) -> ScopeCharts:

@@ -1,13 +1,14 @@
 """The scope page's numbers over time: per time bucket of the dashboard window, operations and failures per path,
 a latency percentile pair per path, and shadow comparisons per outcome, for one cell's dimensions.
 
-Three bounded SQL queries, one per chart family, each aggregated in the database (`GROUP BY` bucket): the
-outcomes (path split and failure rate), a latency sample of at most `LATENCY_PER_BUCKET` durations per bucket and
-path (a stable pseudo-random subset, the same hash the router's read model samples by, `router.read_model`), and
-the comparisons. So a busy window brings at most `buckets x paths x (statuses + LATENCY_PER_BUCKET)` values into
-Python, whatever its rows. The bucket is a portable `CASE` over the bucket edges (no dialect's date functions), so
-SQLite and PostgreSQL read it alike. `console.queries.RouterTables.scope_series` runs it; `console.scope_charts`
-draws it.
+Bounded SQL queries, each aggregated in the database (`GROUP BY` bucket): the outcomes (path split and failure
+rate) and the comparisons, counted by `console.series_counts` (from the raw rows, or, for the dashboard's charts
+over whole hours, from the hourly rollups and the raw rows of the partial edge hours only), and a latency sample
+of at most `LATENCY_PER_BUCKET` durations per bucket and path (a stable pseudo-random subset, the same hash the
+router's read model samples by, `router.read_model`). So a busy window brings at most
+`buckets x paths x (statuses + LATENCY_PER_BUCKET)` values into Python, whatever its rows. The bucket is a portable
+`CASE` over the bucket edges (no dialect's date functions), so SQLite and PostgreSQL read it alike.
+`console.queries.RouterTables.scope_series` runs it; `console.scope_charts` draws it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
+from console.series_counts import bucket_of, chart_edges, is_hourly, raw_counts, rollup_counts
 from router.describe import percentiles
-from router.tables import operation_outcomes, shadow_comparisons
+from router.tables import operation_outcomes
 
 __all__ = ["BUCKETS", "LATENCY_PER_BUCKET", "Bucket", "ScopeSeries", "read_series"]
 
@@ -60,16 +61,22 @@ class ScopeSeries:
         return not any(b.operations or b.comparisons for b in self.buckets)
 
 
-def _bucket_of(column: sa.Column[Any], edges: Sequence[datetime]) -> sa.ColumnElement[int]:
-    """The index of the last edge at or before `column` (rows before the first edge are filtered out)."""
-    whens = [(column >= edge, index) for index, edge in reversed(list(enumerate(edges)))]
-    return sa.case(*whens, else_=0).label("bucket")
-
-
-def _where(
-    table: sa.Table, column: sa.Column[Any], since: datetime, until: datetime, scope: Mapping[str, str]
-) -> list[sa.ColumnElement[bool]]:
-    return [column >= since, column < until, *(table.c[k] == v for k, v in scope.items())]
+def _durations(
+    conn: sa.Connection, scope: Mapping[str, str], edges: Sequence[datetime], until: datetime, per_bucket: int
+) -> dict[tuple[int, str], list[float]]:
+    """At most `per_bucket` durations per bucket and path, the stable pseudo-random subset (it ranks every row)."""
+    o = operation_outcomes
+    where = [o.c.finished_at >= edges[0], o.c.finished_at < until, *(o.c[k] == v for k, v in scope.items())]
+    spread = (o.c.id * sa.literal(_HASH, sa.BigInteger)) % sa.literal(4294967296, sa.BigInteger)
+    bucket = bucket_of(o.c.finished_at, edges)
+    inner = sa.select(bucket, o.c.path, o.c.duration_s, spread.label("spread"), o.c.id).where(*where).subquery()
+    rank = sa.func.row_number().over(partition_by=[inner.c.bucket, inner.c.path], order_by=[inner.c.spread, inner.c.id])
+    ranked = sa.select(inner.c.bucket, inner.c.path, inner.c.duration_s, rank.label("rank")).subquery()
+    sample = sa.select(ranked.c.bucket, ranked.c.path, ranked.c.duration_s).where(ranked.c.rank <= per_bucket)
+    durations: dict[tuple[int, str], list[float]] = {}
+    for index, path, seconds in conn.execute(sample):
+        durations.setdefault((index, path), []).append(float(seconds))
+    return durations
 
 
 def read_series(
@@ -82,39 +89,18 @@ def read_series(
     latency_per_bucket: int = LATENCY_PER_BUCKET,
 ) -> ScopeSeries:
     """Operations finished and comparisons made in [since, until) with each `scope` dimension equal, bucketed.
-    `latency_per_bucket=0` reads no latency sample (the dashboard draws none: a sample ranks every row)."""
-    if buckets < 1 or until <= since:
-        raise ValueError("a series needs at least one bucket over a window that ends after it starts")
+
+    With a latency sample (`latency_per_bucket > 0`, the scope page) the buckets are even from `since` and every
+    count comes from the raw rows, as the sample ranks them anyway. Without one (`latency_per_bucket=0`, the
+    dashboard, whose charts draw no latency) the buckets lie on the hour grid when their width is a whole number
+    of hours (a 24 h window: one-hour buckets, plus a partial first and last one unless it starts on the hour;
+    `series_counts.chart_edges`), and the counts of whole hours come from the rollups, of partial hours from the
+    raw rows; a shorter width stays even and on the raw rows."""
+    edges = chart_edges(since, until, buckets, aligned=latency_per_bucket <= 0)
     width = (until - since) / buckets
-    edges = [since + width * i for i in range(buckets)]
-    o, c = operation_outcomes, shadow_comparisons
-    o_bucket = _bucket_of(o.c.finished_at, edges)
-    o_where = _where(o, o.c.finished_at, since, until, scope)
-    # Grouped over a subquery's bucket column, not the CASE itself: PostgreSQL would not match a GROUP BY
-    # expression whose bound edges are parameters of their own.
-    runs = sa.select(o_bucket, o.c.path, o.c.status).where(*o_where).subquery()
-    counts = sa.select(runs.c.bucket, runs.c.path, runs.c.status, sa.func.count())
-    ops: dict[int, dict[str, int]] = {}
-    failed: dict[int, dict[str, int]] = {}
-    for index, path, status, n in conn.execute(counts.group_by(runs.c.bucket, runs.c.path, runs.c.status)):
-        by_path = ops.setdefault(index, {})
-        by_path[path] = by_path.get(path, 0) + int(n)
-        if status == "failed":
-            failed.setdefault(index, {})[path] = int(n)
-    spread = (o.c.id * sa.literal(_HASH, sa.BigInteger)) % sa.literal(4294967296, sa.BigInteger)
-    inner = sa.select(o_bucket, o.c.path, o.c.duration_s, spread.label("spread"), o.c.id).where(*o_where).subquery()
-    rank = sa.func.row_number().over(partition_by=[inner.c.bucket, inner.c.path], order_by=[inner.c.spread, inner.c.id])
-    ranked = sa.select(inner.c.bucket, inner.c.path, inner.c.duration_s, rank.label("rank")).subquery()
-    sample = sa.select(ranked.c.bucket, ranked.c.path, ranked.c.duration_s).where(ranked.c.rank <= latency_per_bucket)
-    durations: dict[tuple[int, str], list[float]] = {}
-    for index, path, seconds in conn.execute(sample) if latency_per_bucket > 0 else ():
-        durations.setdefault((index, path), []).append(float(seconds))
-    made = sa.select(_bucket_of(c.c.compared_at, edges), c.c.outcome)
-    made_sub = made.where(*_where(c, c.c.compared_at, since, until, scope)).subquery()
-    compared = sa.select(made_sub.c.bucket, made_sub.c.outcome, sa.func.count())
-    outcomes: dict[int, dict[str, int]] = {}
-    for index, outcome, n in conn.execute(compared.group_by(made_sub.c.bucket, made_sub.c.outcome)):
-        outcomes.setdefault(index, {})[outcome] = int(n)
+    from_rollups = latency_per_bucket <= 0 and is_hourly(width)
+    counts = (rollup_counts if from_rollups else raw_counts)(conn, scope, edges, until)
+    durations = _durations(conn, scope, edges, until, latency_per_bucket) if latency_per_bucket > 0 else {}
     latency: dict[int, dict[str, Mapping[str, float]]] = {}
     for (index, path), values in durations.items():
         described = percentiles(values, (50, 99))
@@ -124,7 +110,13 @@ def read_series(
         since,
         width,
         tuple(
-            Bucket(edges[i], ops.get(i, {}), failed.get(i, {}), latency.get(i, {}), outcomes.get(i, {}))
-            for i in range(buckets)
+            Bucket(
+                edge,
+                counts.operations.get(i, {}),
+                counts.failures.get(i, {}),
+                latency.get(i, {}),
+                counts.comparisons.get(i, {}),
+            )
+            for i, edge in enumerate(edges)
         ),
     )

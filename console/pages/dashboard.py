@@ -1,6 +1,6 @@
 """The rollout dashboard: per scope, operations per path, failure rates, latency percentiles, the shadow match
 rate, and the recent mismatches with their field diffs; above them, the window's path split and failure rate
-over time (`console.scope_charts`, over every scope the filters cover)."""
+over time (`console.scope_charts`, over every scope the filters cover, counted from the hourly rollups)."""
 
 from __future__ import annotations
 
