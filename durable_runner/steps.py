@@ -96,13 +96,10 @@ class StepRunner:
                 )
                 self._plan_unrecorded = True
                 return planned
-            except FailureError as err:  # an ActivityError, or (core's choice) the attempt's own failure
-                cause = err.cause if isinstance(err, ActivityError) else err
-                if isinstance(cause, CancelledError):
-                    raise
-                if _refusal(cause):
-                    return _business_error(cause)
-                workflow.logger.info("planning in the worker failed (%s); retrying as an activity", cause)
+            except FailureError as err:
+                refused = _local_attempt_failure(err, "planning")
+                if refused is not None:
+                    return refused
         try:
             return await workflow.execute_activity_method(
                 CloudActivities.plan_operation,
@@ -174,17 +171,24 @@ class StepRunner:
                 activity_id=activity_id,
                 summary=f"{summary} (first attempt, in the worker)",
             )
-        except FailureError as err:  # an ActivityError, or (core's choice) the attempt's own failure
-            cause = err.cause if isinstance(err, ActivityError) else err
-            if isinstance(cause, CancelledError):
-                raise
-            if _refusal(cause):
-                return _business_error(cause)
-            workflow.logger.info("%s failed in the worker (%s); retrying as an activity", activity_id, cause)
-            return None
+        except FailureError as err:
+            return _local_attempt_failure(err, activity_id)
         if attempt.done:
             return StepOutput(result=attempt.result, polls=attempt.polls)
         return attempt
+
+
+def _local_attempt_failure(err: FailureError, what: str) -> WorkflowError | None:
+    """A failed first attempt in the worker: the business error when the cloud refused (final at once), None when
+    the failure is worth retrying as the regular activity; re-raises cancellation. `err` is an ActivityError, or
+    (core's choice) the attempt's own failure."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    if isinstance(cause, CancelledError):
+        raise err
+    if _refusal(cause):
+        return _business_error(cause)
+    workflow.logger.info("%s failed in the worker (%s); retrying as an activity", what, cause)
+    return None
 
 
 def activity_failure(err: ActivityError, what: str, window: timedelta) -> WorkflowError:
