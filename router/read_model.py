@@ -116,9 +116,7 @@ class OutcomeReadModel:
                 for name, acc in by_path.items()
             }
             keys = None if latency_for is None else {(*k, p) for k in latency_for for p in found.get(tuple(k), {})}
-            rows = sum(counts.values()) if keys is None else sum(counts[k] for k in keys)
-            where = sample_where(conn, window.since, window.until, window.scope, path, (group_by, keys, rows))
-            for key, durations in read_sample(conn, where, group_by, counts, self.latency_sample, keys).items():
+            for key, durations in self._samples(conn, window, group_by, path, counts, keys).items():
                 found[key[:width]][str(key[width])].latencies = durations
         return {key: {name: acc.stats(name) for name, acc in sorted(by_path.items())} for key, by_path in found.items()}
 
@@ -135,14 +133,27 @@ class OutcomeReadModel:
         counts = {(*key, name): stats.total for key, by_path in paths.items() for name, stats in by_path.items()}
         keys = {(*k, p) for k in scopes for p in paths.get(tuple(k), {})}
         with self.engine.connect() as conn:
-            rows = sum(counts.get(k, 0) for k in keys)
-            where = sample_where(conn, window.since, window.until, window.scope, None, (group_by, keys, rows))
-            samples = read_sample(conn, where, group_by, counts, self.latency_sample, keys)
+            samples = self._samples(conn, window, group_by, None, counts, keys)
         out = {key: dict(by_path) for key, by_path in paths.items()}
         for key, durations in samples.items():
             old = out[key[:width]][str(key[width])]
             out[key[:width]][old.path] = PathStats.of(old.path, old.statuses, old.fallbacks, durations, old.stages)
         return out
+
+    def _samples(
+        self,
+        conn: sa.Connection,
+        window: ReadWindow,
+        group_by: Sequence[str],
+        path: str | None,
+        counts: Mapping[ScopeKey, int],
+        keys: Collection[ScopeKey] | None,
+    ) -> dict[ScopeKey, list[float]]:
+        """The latency sample of each (scope, path) key in `keys` (every one of `counts` when None), given the
+        window's operation counts per key (router/latency_sample.py)."""
+        rows = sum(counts.values()) if keys is None else sum(counts.get(k, 0) for k in keys)
+        where = sample_where(conn, window.since, window.until, window.scope, path, (group_by, keys, rows))
+        return read_sample(conn, where, group_by, counts, self.latency_sample, keys)
 
     def comparison_counts(self, window: ReadWindow, group_by: Sequence[str] = ()) -> dict[ScopeKey, dict[str, int]]:
         """Per scope: comparisons by outcome."""
