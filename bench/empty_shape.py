@@ -1,13 +1,14 @@
 """Empty workflows of the durable path's shapes, to tell Temporal's share of its latency from ours.
 
-`EmptyShape` does what `UntypedCloudOperationRunner` does for a one-step operation, with no work in it: a first
-workflow task that runs a local activity (planning), one regular activity (the step: the first step of a plan
-made in the worker always runs as the activity, see `durable_runner.steps.StepRunner.apply`), a last workflow
-task that completes. `EmptyOneTask` is the shape that was tried and dropped for that step: planning and the
-step as two local activities in one workflow task; the latency benchmark runs it beside the other so a report
-shows, on Temporal's side alone, what the safe shape gives up. Their activities return at once. The benchmark
-runs them through the same dev server, in a worker process of its own, sandboxed like ours
-(`python -m bench.empty_shape ADDRESS TASK_QUEUE`, which prints "worker ready").
+`EmptyShape` does what `UntypedCloudOperationRunner` does for a one-step deploy, with no work in it: one workflow
+task that runs two local activities (planning, then the step: a deploy `replans_stably`, so its step may run
+before its plan is recorded, see `durable_runner.steps.StepRunner.apply`) and completes. `EmptyTwoTasks` is the
+shape of an operation that does not replan stably (a resize), and of a deploy before the `steps-with-the-plan`
+patch: planning as a local activity in a first workflow task, the step as a regular activity, a last workflow
+task that completes. The latency benchmark runs both, so a report shows on Temporal's side alone what the one
+task saves. Their activities return at once. The benchmark runs them through the same dev server, in a worker
+process of its own, sandboxed like ours (`python -m bench.empty_shape ADDRESS TASK_QUEUE`, which prints "worker
+ready").
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 
-__all__ = ["ONE_TASK_WORKFLOW_TYPE", "WORKFLOW_TYPE", "EmptyOneTask", "EmptyShape", "main"]
+__all__ = ["TWO_TASKS_WORKFLOW_TYPE", "WORKFLOW_TYPE", "EmptyShape", "EmptyTwoTasks", "main"]
 
 WORKFLOW_TYPE = "CloudopsBenchEmptyShape"
-ONE_TASK_WORKFLOW_TYPE = "CloudopsBenchEmptyOneTask"
+TWO_TASKS_WORKFLOW_TYPE = "CloudopsBenchEmptyTwoTasks"
 _TIMEOUT = timedelta(seconds=10)
 
 
@@ -35,15 +36,15 @@ class EmptyShape:
     @workflow.run
     async def run(self, operation_id: str) -> dict[str, str]:
         await workflow.execute_local_activity(empty, "plan", start_to_close_timeout=_TIMEOUT)
-        return await workflow.execute_activity(empty, "apply", start_to_close_timeout=_TIMEOUT)
+        return await workflow.execute_local_activity(empty, "apply", start_to_close_timeout=_TIMEOUT)
 
 
-@workflow.defn(name=ONE_TASK_WORKFLOW_TYPE)
-class EmptyOneTask:
+@workflow.defn(name=TWO_TASKS_WORKFLOW_TYPE)
+class EmptyTwoTasks:
     @workflow.run
     async def run(self, operation_id: str) -> dict[str, str]:
         await workflow.execute_local_activity(empty, "plan", start_to_close_timeout=_TIMEOUT)
-        return await workflow.execute_local_activity(empty, "apply", start_to_close_timeout=_TIMEOUT)
+        return await workflow.execute_activity(empty, "apply", start_to_close_timeout=_TIMEOUT)
 
 
 async def _serve(address: str, task_queue: str) -> None:
@@ -57,7 +58,7 @@ async def _serve(address: str, task_queue: str) -> None:
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=[EmptyShape, EmptyOneTask],
+            workflows=[EmptyShape, EmptyTwoTasks],
             activities=[empty],
             activity_executor=executor,
         )

@@ -6,16 +6,16 @@ variant against one `cloudops sim-cloud` (no faults, no added latency, instances
 - legacy: `cloudops clouddriver` through LegacyRunner, polling every 5 s (Orca's interval) and every 1 s;
 - durable: DurableRunner against a Temporal dev server started as ours are (durable_runner/dev_server.py), with
   `cloudops worker` in a subprocess;
-- two_regions (a block of its own): the floor and durable again for a createServerGroup in two regions, whose
-  second step tries in the worker once the first step's activity has recorded the plan;
+- two_regions (a block of its own): the floor and durable again for a createServerGroup in two regions, both
+  steps in the worker, in the workflow task that planned them;
 - durable_dev_server_defaults: the same against a second dev server left at its own queue limits, to show what
   that one setting is worth (skipped with --temporal-address);
 - temporal_empty_shape: an empty workflow of the durable path's shape for this operation (bench/empty_shape.py:
-  planning as a local activity, the step as an activity, two workflow tasks) on the first dev server: Temporal's
-  own share of the durable latency on this machine, so the report can say what is ours;
-- temporal_empty_one_task: planning and the step as two local activities in one workflow task, on the same
-  server: the shape dropped as unsafe for a plan's first step (durable_runner/steps.py), measured to show what
-  it would have saved on Temporal's side.
+  planning and the step as two local activities in one workflow task) on the first dev server: Temporal's own
+  share of the durable latency on this machine, so the report can say what is ours;
+- temporal_empty_two_tasks: planning as a local activity, the step as an activity, two workflow tasks, on the
+  same server: the shape of an operation that does not replan stably (a resize), and of this deploy before the
+  `steps-with-the-plan` patch (durable_runner/steps.py), to show what the one task saves on Temporal's side.
 Each variant first runs two untimed operations (connections, caches, imports). Nothing runs concurrently.
 """
 
@@ -163,7 +163,7 @@ def command(
         temporal_dev_server,
         worker,
     )
-    from bench.empty_shape import ONE_TASK_WORKFLOW_TYPE as ONE_TASK, WORKFLOW_TYPE
+    from bench.empty_shape import TWO_TASKS_WORKFLOW_TYPE as TWO_TASKS, WORKFLOW_TYPE
     from cloud.sim.client import SimCloudClient
     from durable_runner.loop import BackgroundLoop
     from router.durable import DurableRunner
@@ -205,7 +205,7 @@ def command(
             durable = DurableRunner(address, task_queue=task_queue)
             stack.callback(durable.close)
             variants[key] = _measure(key, samples, functools.partial(_run_through, durable), nonce)
-            if key == "durable":  # where a step tries in the worker: the second region's create, its plan recorded
+            if key == "durable":  # two steps, both in the worker, in the task that planned them
                 two = {"floor": _measure("floor_two", samples, lambda r: _direct(cloud, r), nonce, regions=2)}
                 two["durable"] = _measure("durable_two", samples, functools.partial(_run_through, durable), nonce, 2)
         address = durable_servers["durable"]
@@ -218,7 +218,7 @@ def command(
         client = loop.run(Client.connect(address))
         for key, workflow_type in (
             ("temporal_empty_shape", WORKFLOW_TYPE),
-            ("temporal_empty_one_task", ONE_TASK),
+            ("temporal_empty_two_tasks", TWO_TASKS),
         ):
             empty = functools.partial(_empty_shape, loop, client, f"{task_queue}-empty", workflow_type)
             variants[key] = _measure(key, samples, empty, nonce)
@@ -242,7 +242,7 @@ def command(
         },
         "two_regions": {
             **two,
-            "operation": "the same createServerGroup in two regions: two steps, the second tried in the worker",
+            "operation": "the same createServerGroup in two regions: two steps, both in the planning workflow task",
             "durable_p50_over_floor_ms": round(two["durable"]["p50_ms"] - two["floor"]["p50_ms"], 3),
         },
         "targets": [

@@ -133,7 +133,12 @@ class ServerGroupSpec:
 
 @dataclass(frozen=True, slots=True)
 class ServerGroup:
-    """A server group as a provider describes it now."""
+    """A server group as a provider describes it now.
+
+    `created_by` is the idempotency token of the create that made it, where the provider keeps one (the sim cloud
+    remembers it, AWS reads it from the group's `cloudops:token` tag), else empty. Planning uses it to recognise
+    a group an earlier attempt of the same operation made (see `cloud.catalogue.deploy.choose_name`).
+    """
 
     name: str
     account: str
@@ -148,6 +153,7 @@ class ServerGroup:
     tags: Mapping[str, str] = field(default_factory=dict)
     settings: Mapping[str, JSON] = field(default_factory=dict)
     created_at: float = 0.0
+    created_by: str = ""
 
     @property
     def healthy_count(self) -> int:
@@ -168,6 +174,7 @@ class ServerGroup:
             "tags": dict(self.tags),
             "settings": dict(self.settings),
             "createdAt": self.created_at,
+            "createdBy": self.created_by,
         }
 
     @classmethod
@@ -186,6 +193,7 @@ class ServerGroup:
             tags=dict(data.get("tags", {})),
             settings=dict(data.get("settings", {})),
             created_at=float(data.get("createdAt", 0.0)),
+            created_by=str(data.get("createdBy", "")),
         )
 
 

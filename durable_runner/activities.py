@@ -4,7 +4,9 @@
 activities are synchronous and run on the worker's thread pool, because providers are synchronous.
 
 - `plan_operation` checks the operation against the cloud's accounts and plans it: reads only, so a dry run
-  (and a shadow) uses it alone. The workflow runs its first attempt as a local activity (`StepRunner.plan`).
+  (and a shadow) uses it alone. The workflow runs its first attempt as a local activity (`StepRunner.plan`). It
+  plans under the operation's id, so what the operation's own steps already made is taken as its own (see
+  `cloud.catalogue.CloudOperation.replans_stably`).
 - `try_step` is a step's first attempt, which the workflow runs as a local activity (`StepRunner.apply`): apply
   the mutation under its token and read the group's health once, no wait, no heartbeat (a local activity cannot
   heartbeat). A step that is done then costs no server round trip of its own.
@@ -102,7 +104,7 @@ class CloudActivities:
             world_errors = check_world(parsed.operation, self._provider.accounts())
             if world_errors:
                 return PlanOutput(errors=validation_errors(world_errors))
-            plan = parsed.operation.plan(self._provider)
+            plan = parsed.operation.plan(self._provider, operation_id=inp.operation_id)
         except CloudError as err:
             raise application_error(err) from err
         return PlanOutput(plan=plan.to_json())

@@ -45,13 +45,17 @@ LOCAL_PLAN_TIMEOUT = timedelta(seconds=10)
 # `StepRunner.apply`), and that attempt's budget: one mutation and one health read.
 STEPS_LOCALLY_FIRST = "steps-locally-first"
 LOCAL_STEP_TIMEOUT = timedelta(seconds=10)
+# The patch under which an operation whose plan is stable under its own steps (`replans_stably`) also tries its
+# steps in the worker before the plan is recorded: a healthy one-step deploy is then one workflow task.
+STEPS_WITH_THE_PLAN = "steps-with-the-plan"
 
 
 class StepRunner:
     """Runs the plan and step activities of one operation with the retry window and timeouts of its input."""
 
-    def __init__(self, inp: WorkflowInput) -> None:
+    def __init__(self, inp: WorkflowInput, *, replans_stably: bool = False) -> None:
         self._inp = inp
+        self._replans_stably = replans_stably
         window = timedelta(seconds=inp.retry_window_seconds)
         self._window = window
         self._attempt = min(timedelta(seconds=inp.attempt_timeout_seconds), window)
@@ -125,17 +129,18 @@ class StepRunner:
         again a no-op). A refusal is final at once. A worker killed during the first attempt leaves no marker,
         so the worker that takes the workflow task over runs it again under the same token and the same plan.
 
-        Not while the plan is unrecorded (planned in the worker, in this same workflow task): a worker killed
-        after the mutation but before the task completes would leave a replay that plans again, against a cloud
-        the mutation has changed (a create would pick the next free name), and reuses the token for a different
-        request. That first step runs as the activity, whose scheduling records the plan first. Executions
-        started before this (patch `STEPS_LOCALLY_FIRST`) replay with the activity alone.
+        While the plan is unrecorded (planned in the worker, in this same workflow task), only where planning
+        again gives the same plan (`_may_try_locally`): otherwise a worker killed after the mutation but before
+        the task completes would leave a replay that plans again against a cloud the mutation changed, and reuses
+        the token for a different request. Such a first step runs as the activity, whose scheduling records the
+        plan first. Executions started before this (patches `STEPS_LOCALLY_FIRST`, `STEPS_WITH_THE_PLAN`)
+        replay with the activity alone.
         """
         token = idempotency_token(self._inp.operation_id, mutation.step, purpose)
         step = StepInput(self._inp.operation_id, mutation.to_json(), token)
         summary = f"{purpose} step {mutation.step}: {mutation.kind.value} {mutation.target}"
         what = f"{mutation.kind.value} {mutation.target} in {mutation.account}/{mutation.region}"
-        if not self._plan_unrecorded and workflow.patched(STEPS_LOCALLY_FIRST):
+        if self._may_try_locally(purpose) and workflow.patched(STEPS_LOCALLY_FIRST):
             first = await self._try_step(step, f"{purpose}-{mutation.step}-local", summary)
             if isinstance(first, WorkflowError | StepOutput):
                 return first
@@ -156,6 +161,18 @@ class StepRunner:
             return activity_failure(err, what, self._window)
         finally:
             self._plan_unrecorded = False  # the activity's outcome came in a later workflow task
+
+    def _may_try_locally(self, purpose: str) -> bool:
+        """Whether this step may first try in the worker: always once the plan is in the history; before that
+        (planned in this very workflow task) only a plan's own steps, not a compensation, of an operation whose
+        plan comes out the same when made again after them (`replans_stably`, checked per operation by
+        tests/cloud/test_catalogue_replans_stably.py), under patch `STEPS_WITH_THE_PLAN`. A worker killed after
+        such a step landed, before the task completed, leaves a replay that plans again: it finds the step's
+        group made under the step's token, takes it as its own, and so applies the same request under the same
+        token, which the cloud answers without a second mutation."""
+        if not self._plan_unrecorded:
+            return True
+        return self._replans_stably and purpose == "apply" and workflow.patched(STEPS_WITH_THE_PLAN)
 
     async def _try_step(
         self, step: StepInput, activity_id: str, summary: str

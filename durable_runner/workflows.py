@@ -3,9 +3,11 @@
 It resolves the context into a typed `cloud.catalogue` operation (a pure parse, run here in the workflow),
 checks and plans it in an activity (planning reads the cloud; its first attempt is a local activity, see
 `StepRunner.plan`), then runs the plan through the operation's family class (`durable_runner.operations`): no
-child workflows. Each step whose plan is already in the history first tries once in the worker too (`try_step`,
-a local activity, see `StepRunner.apply`); the first step of a plan made in the worker runs as the `execute_step`
-activity, so the plan is recorded before the cloud changes. Business failures (validation, unknown account, a
+child workflows. Each step first tries once in the worker too (`try_step`, a local activity, see
+`StepRunner.apply`), in the workflow task that planned it when the operation `replans_stably` (a deploy: a healthy
+one-region deploy is then one workflow task), else once the plan is in the history; the first step of any other
+plan made in the worker runs as the `execute_step` activity, so the plan is recorded before the cloud changes.
+Business failures (validation, unknown account, a
 refusal by the cloud) complete the workflow with `ok` false, at once; a step the cloud kept failing until its
 retry window closed completes it with an infrastructure error; only a bug fails the workflow (task).
 
@@ -98,7 +100,7 @@ class UntypedCloudOperationRunner:
             return _failed(inp, [*problems, *validation_errors(parsed.errors)])
         operation = parsed.operation
 
-        steps = StepRunner(inp)
+        steps = StepRunner(inp, replans_stably=operation.replans_stably)
         self._tracker.begin(RunState.PLANNING)
         planned = await steps.plan()
         self._tracker.end()

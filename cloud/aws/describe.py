@@ -127,6 +127,7 @@ def server_group_from_asg(asg: AutoScalingGroupTypeDef, account: str, region: st
         )
         for i in asg.get("Instances", [])
     )
+    tags = tags_of(asg)
     settings: dict[str, object] = {
         "healthCheckType": asg["HealthCheckType"],
         "healthCheckGracePeriod": asg.get("HealthCheckGracePeriod", 0),
@@ -148,9 +149,10 @@ def server_group_from_asg(asg: AutoScalingGroupTypeDef, account: str, region: st
         load_balancers=tuple(asg.get("LoadBalancerNames", [])),
         security_groups=facts.security_groups,
         zones=tuple(asg["AvailabilityZones"]),
-        tags={k: v for k, v in tags_of(asg).items() if not k.startswith(INTERNAL_TAG_PREFIX)},
+        tags={k: v for k, v in tags.items() if not k.startswith(INTERNAL_TAG_PREFIX)},
         settings=settings,
         created_at=asg["CreatedTime"].timestamp(),
+        created_by=tags.get(TOKEN_TAG, ""),
     )
 
 

@@ -32,6 +32,7 @@ class AllowLaunch:
 
     name: ClassVar[OperationName] = OperationName.ALLOW_LAUNCH
     expects_result: ClassVar[bool] = False
+    replans_stably: ClassVar[bool] = False
 
     provider: str
     account: str
@@ -51,7 +52,7 @@ class AllowLaunch:
             WorldRef(self.target_account, self.target_account_path, self.provider, self.region, "region"),
         )
 
-    def plan(self, reader: CloudReader) -> Plan:
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
         facts: dict[str, JSON] = {"image": self.image, "targetAccount": self.target_account}
         return Plan(self.name.value, (), False, facts)
 

@@ -33,7 +33,7 @@ from cloud.catalogue.readers import (
 from cloud.catalogue.settings import IMAGE_KEYS, read_settings
 from cloud.errors import NotFound
 from cloud.model import JSON, Capacity, ServerGroup, ServerGroupSpec
-from cloud.plan import Mutation, MutationKind, Plan
+from cloud.plan import Mutation, MutationKind, Plan, idempotency_token
 from cloud.provider import CloudReader
 
 __all__ = ["CloneServerGroup", "CloneSource", "parse_clone"]
@@ -63,6 +63,8 @@ class CloneServerGroup:
 
     name: ClassVar[OperationName] = OperationName.CLONE_SERVER_GROUP
     expects_result: ClassVar[bool] = True
+    # Each step's name is its own group's once made, and a copy never takes its own new group as its source.
+    replans_stably: ClassVar[bool] = True
 
     provider: str
     account: str
@@ -99,8 +101,11 @@ class CloneServerGroup:
             WorldRef(self.account, "credentials", self.provider, r, location.region_path(r)) for r in self.regions
         )
 
-    def plan(self, reader: CloudReader) -> Plan:
-        sources = self._sources(reader)
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
+        own_tokens = [
+            idempotency_token(operation_id, step) if operation_id else "" for step in range(len(self.regions))
+        ]
+        sources = self._sources(reader, own_tokens)
         mutations: list[Mutation] = []
         existing: dict[str, JSON] = {}
         latest: dict[str, JSON] = {}
@@ -108,7 +113,7 @@ class CloneServerGroup:
             group = sources[region]
             names = parse_server_group_name(group.name)
             stack, detail = self.stack or names.stack, self.detail or names.detail
-            chosen = choose_name(reader, self.account, region, self.application, stack, detail)
+            chosen = choose_name(reader, self.account, region, self.application, stack, detail, own_tokens[step])
             existing[region] = list(chosen.existing)
             if chosen.latest is not None:
                 latest[region] = chosen.latest
@@ -131,8 +136,9 @@ class CloneServerGroup:
             facts["sources"] = {region: _source_facts(group) for region, group in sources.items()}
         return Plan(self.name.value, tuple(mutations), self.compensate_on_failure, facts)
 
-    def _sources(self, reader: CloudReader) -> dict[str, ServerGroup]:
-        """The group each region's copy is made from: the named source, else the target cluster's latest there."""
+    def _sources(self, reader: CloudReader, own_tokens: Sequence[str]) -> dict[str, ServerGroup]:
+        """The group each region's copy is made from: the named source, else the target cluster's latest there
+        that is not the copy itself (made under that region's step token, `own_tokens`, by an earlier attempt)."""
         src = self.source
         if src is not None:
             group = reader.describe_server_group(src.account, src.region, src.server_group_name)
@@ -145,8 +151,10 @@ class CloneServerGroup:
                 )
             return dict.fromkeys(self.regions, group)
         found: dict[str, ServerGroup] = {}
-        for region in self.regions:
-            chosen = choose_name(reader, self.account, region, self.application, self.stack, self.detail)
+        for step, region in enumerate(self.regions):
+            chosen = choose_name(
+                reader, self.account, region, self.application, self.stack, self.detail, own_tokens[step]
+            )
             group = reader.describe_server_group(self.account, region, chosen.latest) if chosen.latest else None
             if group is None:
                 cluster = cluster_name(self.application, self.stack, self.detail)

@@ -20,7 +20,7 @@ from cloud.catalogue.readers import DEPLOY_LOCATION, read_capacity, read_locatio
 from cloud.catalogue.settings import IMAGE_KEYS, read_settings
 from cloud.errors import InvalidRequest
 from cloud.model import JSON, Capacity, ServerGroupSpec
-from cloud.plan import Mutation, MutationKind, Plan
+from cloud.plan import Mutation, MutationKind, Plan, idempotency_token
 from cloud.provider import CloudReader
 
 __all__ = ["CreateServerGroup", "NextName", "choose_name", "parse_create", "read_cluster_parts", "read_rollback"]
@@ -35,12 +35,24 @@ class NextName:
     latest: str | None
 
 
-def choose_name(reader: CloudReader, account: str, region: str, app: str, stack: str, detail: str) -> NextName:
-    """The next free `app-stack-detail-vNNN` in `account`/`region`, after the most recently created group."""
+def choose_name(
+    reader: CloudReader, account: str, region: str, app: str, stack: str, detail: str, own_token: str = ""
+) -> NextName:
+    """The next free `app-stack-detail-vNNN` in `account`/`region`, after the most recently created group.
+
+    A group created under `own_token` (the token of the step this name is for: an earlier attempt of it landed)
+    is that step's own group: its name is chosen again, and it is left out of `existing` and `latest`, so
+    planning again after the create gives the plan the first planning gave, even if another group was created
+    in the cluster since.
+    """
     cluster = cluster_name(app, stack, detail)
     groups = [g for g in reader.list_server_groups(account, region, cluster) if _cluster_of(g.name) == cluster]
+    own = next((g for g in groups if own_token and g.created_by == own_token), None)
+    groups = [g for g in groups if g is not own]
     existing = tuple(sorted(g.name for g in groups))
     latest = max(groups, key=lambda g: (g.created_at, _sequence_of(g.name))).name if groups else None
+    if own is not None:
+        return NextName(own.name, existing, latest)
     try:
         sequence = next_sequence(existing, latest=latest)
     except ValueError as exc:
@@ -84,6 +96,7 @@ class CreateServerGroup:
 
     name: ClassVar[OperationName] = OperationName.CREATE_SERVER_GROUP
     expects_result: ClassVar[bool] = True
+    replans_stably: ClassVar[bool] = True  # each step's name is its own group's, once made (`choose_name`)
 
     provider: str
     account: str
@@ -112,12 +125,13 @@ class CreateServerGroup:
             WorldRef(self.account, "credentials", self.provider, r, self.location.region_path(r)) for r in self.regions
         )
 
-    def plan(self, reader: CloudReader) -> Plan:
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
         mutations: list[Mutation] = []
         existing: dict[str, JSON] = {}
         latest: dict[str, JSON] = {}
         for step, region in enumerate(self.regions):
-            chosen = choose_name(reader, self.account, region, self.application, self.stack, self.detail)
+            own_token = idempotency_token(operation_id, step) if operation_id else ""
+            chosen = choose_name(reader, self.account, region, self.application, self.stack, self.detail, own_token)
             existing[region] = list(chosen.existing)
             if chosen.latest is not None:
                 latest[region] = chosen.latest

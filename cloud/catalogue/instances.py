@@ -29,6 +29,7 @@ class TerminateInstances:
 
     name: ClassVar[OperationName] = OperationName.TERMINATE_INSTANCES
     expects_result: ClassVar[bool] = False
+    replans_stably: ClassVar[bool] = False
 
     provider: str
     account: str
@@ -44,7 +45,7 @@ class TerminateInstances:
     def world_refs(self) -> tuple[WorldRef, ...]:
         return (WorldRef(self.account, "credentials", self.provider, self.region, "region"),)
 
-    def plan(self, reader: CloudReader) -> Plan:
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
         # Nothing to read: like Clouddriver, the cloud itself refuses ids it does not know.
         mutation = Mutation(
             step=0,

@@ -62,6 +62,7 @@ class UpsertLoadBalancer(_LoadBalancerOperation):
 
     name: ClassVar[OperationName] = OperationName.UPSERT_LOAD_BALANCER
     expects_result: ClassVar[bool] = True
+    replans_stably: ClassVar[bool] = False
 
     listeners: tuple[Listener, ...] = ()
     health_check: str = ""
@@ -78,7 +79,7 @@ class UpsertLoadBalancer(_LoadBalancerOperation):
             security_groups=self.security_groups,
         )
 
-    def plan(self, reader: CloudReader) -> Plan:
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
         existing = self._existing(reader)
         mutations = tuple(
             Mutation(
@@ -117,8 +118,9 @@ class DeleteLoadBalancer(_LoadBalancerOperation):
 
     name: ClassVar[OperationName] = OperationName.DELETE_LOAD_BALANCER
     expects_result: ClassVar[bool] = False
+    replans_stably: ClassVar[bool] = False
 
-    def plan(self, reader: CloudReader) -> Plan:
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
         existing = self._existing(reader)
         mutations = tuple(
             Mutation(step, MutationKind.DELETE_LOAD_BALANCER, self.account, region, self.load_balancer_name)

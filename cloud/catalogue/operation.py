@@ -48,12 +48,21 @@ class OperationName(StrEnum):
 class CloudOperation(Protocol):
     """A typed, validated cloud operation: what both execution paths run.
 
-    `plan` only reads (never mutates) and raises cloud.errors.CloudError subclasses; `outputs` turns what
-    `cloud.plan.apply_mutation` returned for each mutation into Clouddriver's result object.
+    `plan` only reads (never mutates) and raises cloud.errors.CloudError subclasses. Given the operation's id, it
+    takes what the operation's own steps already made (under their `cloud.plan.idempotency_token`s) as its own,
+    not as the world it plans against: see `replans_stably`. `outputs` turns what `cloud.plan.apply_mutation`
+    returned for each mutation into Clouddriver's result object.
+
+    `replans_stably`: planning again, with the same operation id, after any of the plan's own steps landed gives
+    the same mutations, so a step may change the cloud before the plan is recorded anywhere (the durable path does
+    that, see `durable_runner.steps`). Checked for every operation that claims it by
+    tests/cloud/test_catalogue_replans_stably.py. An operation whose plan reads what its own steps change (a
+    destroy that finds its group gone, a resize relative to today's capacity) does not claim it.
     """
 
     name: ClassVar[OperationName]
     expects_result: ClassVar[bool]
+    replans_stably: ClassVar[bool]
 
     @property
     def account(self) -> str: ...
@@ -67,7 +76,7 @@ class CloudOperation(Protocol):
     @property
     def regions(self) -> tuple[str, ...]: ...
 
-    def plan(self, reader: CloudReader) -> Plan: ...
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan: ...
 
     def outputs(self, plan: Plan, results: Sequence[Mapping[str, JSON]]) -> dict[str, JSON]: ...
 

@@ -41,6 +41,7 @@ class _TargetOperation:
 
     name: ClassVar[OperationName]
     expects_result: ClassVar[bool] = False
+    replans_stably: ClassVar[bool] = False
     kind: ClassVar[MutationKind]
     waits: ClassVar[bool] = False
 
@@ -67,7 +68,7 @@ class _TargetOperation:
         """The mutation's parameters for `target`, or None to leave it alone."""
         return {}
 
-    def plan(self, reader: CloudReader) -> Plan:
+    def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
         mutations: list[Mutation] = []
         current: dict[str, JSON] = {}
         skipped: list[JSON] = []

@@ -127,7 +127,7 @@ class SimCloud:
 
     def create_server_group(self, account: str, region: str, spec: ServerGroupSpec, token: str) -> ServerGroup:
         def apply(now: float) -> tuple[ServerGroup, str]:
-            return self._state.create_server_group(account, region, spec, now), spec.name
+            return self._state.create_server_group(account, region, spec, now, created_by=token), spec.name
 
         params = {"spec": spec.to_json()}
         return self._mutate(MutationKind.CREATE_SERVER_GROUP, account, region, spec.name, params, token, apply)

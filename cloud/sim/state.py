@@ -47,6 +47,7 @@ class _GroupRecord:
     capacity: Capacity
     created_at: float
     generation: int
+    created_by: str = ""
     disabled: bool = False
     launched: int = 0
     instances: list[_InstanceRecord] = field(default_factory=list)
@@ -102,7 +103,9 @@ class CloudState:
 
     # -- mutations -----------------------------------------------------------------------------------------------
 
-    def create_server_group(self, account: str, region: str, spec: ServerGroupSpec, now: float) -> ServerGroup:
+    def create_server_group(
+        self, account: str, region: str, spec: ServerGroupSpec, now: float, created_by: str = ""
+    ) -> ServerGroup:
         rules.check_name("server group", spec.name, account, region)
         state = self._region(account, region)
         if spec.name in state.groups:
@@ -124,7 +127,11 @@ class CloudState:
         generation = state.generations[spec.name]
         state.generations[spec.name] += 1
         record = _GroupRecord(
-            spec=replace(spec, zones=zones), capacity=spec.capacity, created_at=now, generation=generation
+            spec=replace(spec, zones=zones),
+            capacity=spec.capacity,
+            created_at=now,
+            generation=generation,
+            created_by=created_by,
         )
         state.groups[spec.name] = record
         self._scale(account, region, spec.name, record, now)
@@ -253,6 +260,7 @@ class CloudState:
             tags=dict(spec.tags),
             settings=dict(spec.settings),
             created_at=record.created_at,
+            created_by=record.created_by,
         )
 
 

@@ -104,7 +104,7 @@ def test_bench_latency_measures_the_floor_both_poll_intervals_and_durable() -> N
         "durable",
         "durable_dev_server_defaults",
         "temporal_empty_shape",
-        "temporal_empty_one_task",
+        "temporal_empty_two_tasks",
     }
     for name, figures in variants.items():
         _summary_ok(figures, 1 if name == "legacy_poll_0.3s" else 2)

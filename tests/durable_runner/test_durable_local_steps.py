@@ -4,9 +4,11 @@ On the Temporal dev server with a worker in this process, over an in-process sim
 fault where a test needs one). What is asserted is the shape of each history (workflow tasks, activity tasks,
 local-activity markers) and the cloud's journal: each mutation applied once, whichever attempt applied it.
 
-The rule under test: a step tries in the worker only once its plan is in the history. The first step of a plan
-made in the worker (in the same workflow task) runs as the activity, because a replay after a crash there would
-plan again against a cloud that step has changed.
+The rule under test: a step tries in the worker once its plan is in the history, and before that (planned in the
+worker, in the same workflow task) only for an operation that `replans_stably`: a replay after a crash there
+plans again against a cloud that step has changed, and only such an operation plans the same steps then. A
+healthy one-step deploy is one workflow task; the first step of any other operation planned in the worker runs
+as the activity.
 """
 
 from __future__ import annotations
@@ -71,28 +73,40 @@ def _step_inputs(events: list[HistoryEvent]) -> list[dict[str, Any]]:
     return [i for i in _scheduled_inputs(events) if "token" in i]
 
 
-async def test_the_first_step_of_a_plan_made_in_the_worker_runs_as_the_activity(temporal_env: object) -> None:
+async def test_a_healthy_one_step_deploy_is_one_workflow_task(temporal_env: object) -> None:
     client = cast(WorkflowEnvironment, temporal_env).client
     sim = FlakySim()
     result, events = await _run(client, sim, workflow_input("createServerGroup", create_context(desired=1)))
     assert result.ok, result.errors
-    # Planning in the worker, then the create as the activity: the plan is recorded before anything changes.
-    [step] = _step_inputs(events)
-    assert step["applied"] is None and _local_activities(events) == 1
+    # Planning and the create in the worker, in the first workflow task, which completes the workflow.
+    assert _scheduled_inputs(events) == [] and _local_activities(events) == 2
+    assert _count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
     assert sim.creates == 1 and [e.kind for e in sim.journal()] == [MutationKind.CREATE_SERVER_GROUP]
 
 
-async def test_a_step_after_a_recorded_plan_finishes_in_the_worker(temporal_env: object) -> None:
+async def test_a_two_region_deploy_runs_both_steps_with_its_plan(temporal_env: object) -> None:
     client = cast(WorkflowEnvironment, temporal_env).client
     sim = FlakySim()
     result, events = await _run(client, sim, workflow_input("createServerGroup", _two_regions()))
     assert result.ok, result.errors
     assert result.applied == 2 and len(result.outputs["serverGroupNames"]) == 2  # type: ignore[arg-type]
-    # The first region's create as the activity; the second's, healthy at once, in the task that saw the first.
-    assert len(_step_inputs(events)) == 1
-    assert _count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 2
-    assert _local_activities(events) == 2  # planning, the second create
+    assert _scheduled_inputs(events) == [] and _local_activities(events) == 3  # planning, two creates
+    assert _count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
     assert sim.creates == 2 and summarise_journal(sim.journal()).clean and len(sim.journal()) == 2
+
+
+async def test_an_operation_that_does_not_replan_stably_runs_its_first_step_as_the_activity(
+    temporal_env: object,
+) -> None:
+    """A resize plans from the group's capacity today: its first step waits for the plan to be recorded."""
+    client = cast(WorkflowEnvironment, temporal_env).client
+    sim = FlakySim()
+    context = group_context(seeded_group(sim), capacity={"min": 1, "max": 4, "desired": 3})
+    result, events = await _run(client, sim, workflow_input("resizeServerGroup", context))
+    assert result.ok, result.errors
+    [step] = _step_inputs(events)
+    assert step["applied"] is None and _local_activities(events) == 1  # planning alone in the worker
+    assert _count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 2
 
 
 async def test_planned_by_the_activity_the_only_step_runs_in_the_worker(temporal_env: object) -> None:
@@ -113,7 +127,7 @@ async def test_a_group_not_healthy_yet_is_waited_for_by_the_activity_which_does_
     result, events = await _run(client, sim, workflow_input("createServerGroup", _two_regions()))
     assert result.ok, result.errors
     first, second = _step_inputs(events)
-    assert first["applied"] is None and second["applied"]  # the second's first attempt travels to the activity
+    assert first["applied"] and second["applied"]  # each first attempt's create travels to its activity
     assert first["token"] != second["token"]
     completed = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED]
     output = json.loads(completed[-1].activity_task_completed_event_attributes.result.payloads[0].data)
@@ -129,7 +143,7 @@ async def test_a_lost_answer_in_the_first_attempt_is_retried_as_the_activity_und
     sim = FlakySim(lose_create=2)  # the second region's create, in the worker
     result, events = await _run(client, sim, workflow_input("createServerGroup", _two_regions()))
     assert result.ok, result.errors
-    first, second = _step_inputs(events)
+    [second] = _step_inputs(events)  # the first region's create finished in the worker
     assert second["applied"] is None  # nothing known: the activity applies again, under the same token
     assert sim.creates == 3  # asked three times, applied twice: the sim answered the third from its token
     kinds = [e.kind for e in sim.journal()]
@@ -153,7 +167,8 @@ async def test_a_rolled_back_deploy_compensates_in_the_worker_after_the_wait_ran
     inp = workflow_input("createServerGroup", create_context(rollback=True), retry_window_seconds=3)
     result, events = await _run(client, sim, inp)
     assert not result.ok and result.compensation is not None
-    # The create as the activity until its window closed; the destroy that undoes it needs no wait, so its first
-    # attempt in the worker finished it.
-    assert len(_step_inputs(events)) == 1 and _local_activities(events) == 2
+    # The create in the worker, then its wait as the activity until the window closed; the destroy that undoes it
+    # needs no wait, so its first attempt in the worker finished it.
+    [create] = _step_inputs(events)
+    assert create["applied"] and _local_activities(events) == 3
     assert [e.kind for e in sim.journal()] == [MutationKind.CREATE_SERVER_GROUP, MutationKind.DESTROY_SERVER_GROUP]

@@ -19,7 +19,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from durable_runner.contract import WORKFLOW_TYPE, WorkflowInput, WorkflowResult
-from durable_runner.steps import STEPS_LOCALLY_FIRST
+from durable_runner.steps import STEPS_LOCALLY_FIRST, STEPS_WITH_THE_PLAN
 from durable_runner.workflows import UntypedCloudOperationRunner
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
@@ -78,6 +78,25 @@ def test_the_histories_cover_steps_in_the_worker_and_the_executions_started_befo
     retried = (here / "deploy_plan_retried.json").read_text()
     assert retried.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 2
     assert retried.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED") == 1
+
+
+def test_the_histories_cover_steps_with_the_plan_and_the_executions_started_before() -> None:
+    """After the `steps-with-the-plan` patch a deploy (`replans_stably`) planned in the worker tries its steps in
+    the same workflow task; the `.v4` files, recorded before it, ran the first such step as `execute_step` and
+    must go on replaying. A resize never asks for the patch."""
+    here = HISTORIES[0].parent
+    deploys = {"deploy_two_regions", "deploy_rolled_back", "deploy_one_task"}
+    assert {p.stem for p in HISTORIES} >= deploys | {f"{name}.v4" for name in deploys - {"deploy_one_task"}}
+    for name in deploys:
+        assert STEPS_WITH_THE_PLAN in _patches(here / f"{name}.json"), name
+    for name in deploys - {"deploy_one_task"}:
+        assert STEPS_WITH_THE_PLAN not in _patches(here / f"{name}.v4.json"), name
+    for name in ("resize_refused", "resize_step_refused", "resize_dry_run"):
+        assert STEPS_WITH_THE_PLAN not in _patches(here / f"{name}.json"), name
+    # The whole deploy in the first workflow task: no activity, one task.
+    one_task = (here / "deploy_one_task.json").read_text()
+    assert one_task.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 1
+    assert one_task.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED") == 0
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

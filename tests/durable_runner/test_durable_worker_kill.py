@@ -5,10 +5,11 @@ Temporal dev server. In the first test the first worker is killed while the acti
 group to become healthy (instances healthy 4 s after launch); after the heartbeat timeout the server gives the
 step to the second worker, which
 finds "already applied" in the heartbeat details and resumes the wait instead of creating the group again. In the
-second, a deploy to two regions, it is killed inside a workflow task, after the second region's first attempt in
-the worker (a local activity) applied its create and before that task completed: no marker of it is recorded,
-the task times out, and the second worker runs that first attempt again with the same plan (recorded when the
-first region's activity was scheduled) under the same token, which the cloud answers without a second create.
+second, a deploy to one region and to two, it is killed inside the first workflow task, after the last create
+(a local activity, in the task that planned it) landed and before that task completed: no marker is recorded,
+not even the plan's, the task times out, and the second worker plans again. Planning recognises the groups the
+steps' tokens made (`replans_stably`), so the plan and the tokens are the same, and the cloud answers each
+create from its ledger without a second one.
 """
 
 from __future__ import annotations
@@ -122,11 +123,15 @@ async def test_a_second_worker_finishes_what_a_killed_one_started(temporal_env: 
         sim.stop()
 
 
-async def test_a_worker_killed_inside_a_steps_first_attempt_leaves_it_to_the_next_one(temporal_env: object) -> None:
+@pytest.mark.parametrize("regions", [1, 2], ids=["one region", "two regions"])
+async def test_a_worker_killed_after_a_create_before_its_plan_is_recorded_leaves_the_same_plan_to_the_next(
+    temporal_env: object, regions: int
+) -> None:
     client = cast(WorkflowEnvironment, temporal_env).client
     sim_port = free_port()
-    # Every cloud call takes 1.5 s: the kill lands after the second create, during the health read that follows.
-    argv = ["sim-cloud", "--port", str(sim_port), "--health-delay", "0", "--latency-ms", "1500"]
+    # Every cloud call takes 0.4 s: the kill lands after the last create, during the health read that follows,
+    # well inside the first workflow task (the SDK would record markers of a task that runs past 8 s).
+    argv = ["sim-cloud", "--port", str(sim_port), "--health-delay", "0", "--latency-ms", "400"]
     sim = start_process(
         cloudops_argv(*argv, "--latency-spread", "0"),
         sim_port,
@@ -139,30 +144,36 @@ async def test_a_worker_killed_inside_a_steps_first_attempt_leaves_it_to_the_nex
     second: Process | None = None
     try:
         context = create_context(desired=1)
-        context["availabilityZones"] = {"us-east-1": ["us-east-1a"], "us-west-2": ["us-west-2a"]}
+        zones = {"us-east-1": ["us-east-1a"], "us-west-2": ["us-west-2a"]}
+        context["availabilityZones"] = dict(list(zones.items())[:regions])
         inp = workflow_input("createServerGroup", context)
         handle = await client.start_workflow(
             UntypedCloudOperationRunner.run, inp, id=workflow_id_for(inp.operation_id), task_queue=task_queue
         )
-        for _ in range(800):  # the second create is applied, inside a workflow task
-            if len(cloud.journal()) >= 2:
+        for _ in range(800):  # the last create is applied, inside the first workflow task
+            if len(cloud.journal()) >= regions:
                 break
             await asyncio.sleep(0.025)
-        assert len(cloud.journal()) == 2, first.log()[-3000:]
+        assert len(cloud.journal()) == regions, first.log()[-3000:]
         first.kill()
         second = _worker(client, sim.url, task_queue)
         result = await asyncio.wait_for(handle.result(), timeout=90)
         assert result.ok, result.errors
 
         journal = cloud.journal()
-        assert [e.kind for e in journal] == [MutationKind.CREATE_SERVER_GROUP] * 2 and summarise_journal(journal).clean
+        assert [e.kind for e in journal] == [MutationKind.CREATE_SERVER_GROUP] * regions
+        assert summarise_journal(journal).clean
+        planned = sorted(f"{m['region']}:{m['target']}" for m in result.plan["mutations"])  # type: ignore[index]
+        assert sorted(f"{e.region}:{e.target}" for e in journal) == planned
         events = (await handle.fetch_history()).events
         kinds = [e.event_type for e in events]
-        # The killed worker's task timed out with nothing recorded; the second worker's first attempt finished it.
+        # The killed worker's task timed out with nothing recorded, not even the plan; the second worker planned
+        # again, found the groups its tokens had made, and ran the same creates, which the cloud answered from
+        # its ledger. No activity at all.
+        timed_out = kinds.index(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
+        assert EventType.EVENT_TYPE_MARKER_RECORDED not in kinds[:timed_out]
         assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT) == 1
-        assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 1  # the first region's step only
-        names = sorted(f"{e.region}:{e.target}" for e in journal)
-        assert sorted(result.outputs["serverGroupNames"]) == names  # type: ignore[arg-type]
+        assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == 0
     finally:
         first.kill()
         if second is not None:

@@ -1,9 +1,10 @@
 """Regenerate the committed workflow histories that the replay test replays (see README.md here).
 
-    .venv/bin/python tests/histories/make_histories.py
+    .venv/bin/python tests/histories/make_histories.py [SCENARIO ...]
 
-Runs each scenario on a fresh Temporal dev server with an in-process worker and an in-process sim cloud, and
-writes `<scenario>.json` (the history as `temporal workflow show --output json` writes it) next to this file.
+Runs each scenario (or only those named) on a fresh Temporal dev server with an in-process worker and an in-process
+sim cloud, and writes `<scenario>.json` (the history as `temporal workflow show --output json` writes it) next to
+this file.
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ async def deploy_two_regions(client: Client) -> Handle:
     return await _run(client, SimCloud(health_delay_s=0.3), inp, long_poll=True)
 
 
+async def deploy_one_task(client: Client) -> Handle:
+    """A one-region deploy, healthy at once: planning and the create in the worker, in the first workflow task,
+    which completes the workflow (`steps-with-the-plan`)."""
+    inp = workflow_input("createServerGroup", create_context(desired=1), operation_id="hist-one-task")
+    return await _run(client, SimCloud(health_delay_s=0), inp)
+
+
 async def deploy_plan_retried(client: Client) -> Handle:
     """Planning's first attempt times out, the plan activity plans; with the plan recorded, the step's first
     attempt runs in the worker, healthy at once, in the workflow task that saw the plan."""
@@ -119,6 +127,7 @@ async def plan_cloud_down(client: Client) -> Handle:
 
 SCENARIOS: dict[str, Callable[[Client], Awaitable[Handle]]] = {
     "deploy_two_regions": deploy_two_regions,
+    "deploy_one_task": deploy_one_task,
     "deploy_plan_retried": deploy_plan_retried,
     "deploy_rolled_back": deploy_rolled_back,
     "resize_refused": resize_refused,
@@ -129,7 +138,10 @@ SCENARIOS: dict[str, Callable[[Client], Awaitable[Handle]]] = {
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenario {', '.join(unknown)}; the scenarios are {', '.join(SCENARIOS)}")
     path = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=path,
@@ -138,6 +150,8 @@ async def main() -> None:
     )
     async with env:
         for name, scenario in SCENARIOS.items():
+            if names and name not in names:
+                continue
             handle = await scenario(env.client)
             history = await handle.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json() + "\n")
@@ -145,4 +159,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
