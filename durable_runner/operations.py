@@ -3,7 +3,7 @@
 The workflow resolves the untyped context into a `cloud.catalogue` operation, then hands its plan to the family
 class that knows how to run it. Every family is built from the same two parts, composed rather than inherited
 from the workflow: a `StepRunner` (each mutation as the `execute_step` activity, or first as the `try_step` local
-activity once the plan is recorded, its idempotency token derived from the operation id and the step) and a
+activity, see `StepRunner.apply` for when; its idempotency token derived from the operation id and the step) and a
 `ProgressTracker` (what the query and the long-poll update report). Families differ in how they name their steps
 and in whether a failure undoes what they created: a deploy (create/clone) that fails after creating server groups
 destroys them when its plan asks for it (`rollback.onFailure`), written as ordinary code after the failing step.
