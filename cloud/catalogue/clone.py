@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from cloud.catalogue.deploy import choose_name, read_cluster_parts, read_rollback
+from cloud.catalogue.deploy import choose_name, own_token, read_cluster_parts, read_rollback
 from cloud.catalogue.errors import ErrorCode
 from cloud.catalogue.fields import Fields
 from cloud.catalogue.naming import cluster_name, parse_server_group_name
@@ -33,7 +33,7 @@ from cloud.catalogue.readers import (
 from cloud.catalogue.settings import IMAGE_KEYS, read_settings
 from cloud.errors import NotFound
 from cloud.model import JSON, Capacity, ServerGroup, ServerGroupSpec
-from cloud.plan import Mutation, MutationKind, Plan, idempotency_token
+from cloud.plan import Mutation, MutationKind, Plan
 from cloud.provider import CloudReader
 
 __all__ = ["CloneServerGroup", "CloneSource", "parse_clone"]
@@ -102,9 +102,7 @@ class CloneServerGroup:
         )
 
     def plan(self, reader: CloudReader, operation_id: str = "") -> Plan:
-        own_tokens = [
-            idempotency_token(operation_id, step) if operation_id else "" for step in range(len(self.regions))
-        ]
+        own_tokens = [own_token(operation_id, step) for step in range(len(self.regions))]
         sources = self._sources(reader, own_tokens)
         mutations: list[Mutation] = []
         existing: dict[str, JSON] = {}

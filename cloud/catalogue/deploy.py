@@ -23,7 +23,15 @@ from cloud.model import JSON, Capacity, ServerGroupSpec
 from cloud.plan import Mutation, MutationKind, Plan, idempotency_token
 from cloud.provider import CloudReader
 
-__all__ = ["CreateServerGroup", "NextName", "choose_name", "parse_create", "read_cluster_parts", "read_rollback"]
+__all__ = [
+    "CreateServerGroup",
+    "NextName",
+    "choose_name",
+    "own_token",
+    "parse_create",
+    "read_cluster_parts",
+    "read_rollback",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,12 @@ class NextName:
     name: str
     existing: tuple[str, ...]
     latest: str | None
+
+
+def own_token(operation_id: str, step: int) -> str:
+    """The token step `step` of this operation's plan is applied under, or "" without an operation id (then no
+    group is taken as the plan's own)."""
+    return idempotency_token(operation_id, step) if operation_id else ""
 
 
 def choose_name(
@@ -130,8 +144,8 @@ class CreateServerGroup:
         existing: dict[str, JSON] = {}
         latest: dict[str, JSON] = {}
         for step, region in enumerate(self.regions):
-            own_token = idempotency_token(operation_id, step) if operation_id else ""
-            chosen = choose_name(reader, self.account, region, self.application, self.stack, self.detail, own_token)
+            mine = own_token(operation_id, step)
+            chosen = choose_name(reader, self.account, region, self.application, self.stack, self.detail, mine)
             existing[region] = list(chosen.existing)
             if chosen.latest is not None:
                 latest[region] = chosen.latest
