@@ -19,6 +19,7 @@ from botocore.config import Config
 from infra import Process, free_port, start_process
 
 from cloud.aws import AssumeRoleSessions, AwsProvider, MemoryTokenLedger
+from cloud.aws.describe import TOKEN_TAG
 from cloud.aws.ledger import request_fingerprint
 from cloud.errors import (
     AlreadyExists,
@@ -277,6 +278,20 @@ def test_create_retried_with_the_same_token_makes_nothing_new(
     with pytest.raises(IdempotencyConflict):
         make_provider(moto_server.url).create_server_group(ACCOUNT, REGION, changed, token)  # the tags do
     assert raw.groups(spec.name)[0]["DesiredCapacity"] == 2
+
+
+def test_every_process_reads_the_creating_token_back_as_created_by(
+    aws: AwsProvider, app: str, moto_server: Process
+) -> None:
+    """What planning reads to recognise its own group after a worker restart (`cloud.catalogue.deploy.choose_name`):
+    the token comes back from the group's tags, not from this process's ledger."""
+    spec, token = spec_for(app), f"{app}-create"
+    assert aws.create_server_group(ACCOUNT, REGION, spec, token).created_by == token
+    elsewhere = make_provider(moto_server.url)
+    described = elsewhere.describe_server_group(ACCOUNT, REGION, spec.name)
+    assert described is not None and described.created_by == token
+    assert [g.created_by for g in elsewhere.list_server_groups(ACCOUNT, REGION, spec.name)] == [token]
+    assert TOKEN_TAG not in described.tags  # still kept out of the user's tags
 
 
 def test_create_resumes_from_a_launch_template_an_earlier_attempt_made(
